@@ -1,0 +1,36 @@
+# defneqr.dbops: `make setup`, `make test`, `make lint`, `make demo`, `make bench`.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+export PATH := $(abspath $(BIN)):$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(abspath build/collections)
+
+.PHONY: setup lint sanity units functional test demo clean
+
+$(VENV)/.installed: requirements.txt
+	python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) tests/tools/install_get_pip_stub.py
+	touch $@
+
+setup: $(VENV)/.installed
+	$(PY) -c 'import sys; sys.path.insert(0, "tests/harness"); import paths; paths.collections_root()'
+
+lint: setup
+	$(BIN)/ansible-lint
+	$(BIN)/antsibull-changelog lint
+
+sanity: setup
+	cd "$$(tests/tools/stage_collection.sh)" && $(abspath $(BIN))/ansible-test sanity --venv --python 3.11 --color no
+
+units: setup
+	$(BIN)/pytest -q tests/unit
+
+functional: setup
+	$(BIN)/pytest -v tests/functional
+
+test: lint sanity units functional
+
+clean:
+	rm -rf build tests/output
