@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "restaurants" ADD COLUMN     "menuSettings" JSONB;

@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "plans" ADD COLUMN     "extraRestaurantPrice" DECIMAL(10,2),
+ADD COLUMN     "isPopular" BOOLEAN NOT NULL DEFAULT false;
