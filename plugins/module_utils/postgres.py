@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import tempfile
 import traceback
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 PSYCOPG2_IMPORT_ERROR = None
 try:
@@ -73,6 +74,31 @@ def _host(params):
 def _where(params):
     host = _host(params) or 'the default unix socket'
     return '%s port %s' % (host, params.get('login_port') or 5432)
+
+
+def params_from_url(url, params):
+    """Connection options from a postgresql:// URL (Prisma's DATABASE_URL) over the given ones.
+
+    Returns (params, query) where query holds the URL parameters libpq does not know (Prisma's
+    ``schema``, ``connection_limit``, ...), so that they never reach libpq.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ('postgresql', 'postgres'):
+        raise PgError('database_url must start with postgresql:// (got %s://...).' % (parts.scheme or 'nothing'))
+    merged = dict(params)
+    query = dict(parse_qsl(parts.query))
+    merged.update(
+        login_host=query.pop('host', None) or unquote(parts.hostname or '') or merged.get('login_host', ''),
+        login_port=parts.port or merged.get('login_port') or 5432,
+        login_user=unquote(parts.username or '') or merged.get('login_user'),
+        login_password=unquote(parts.password or '') or merged.get('login_password', ''),
+        login_db=unquote(parts.path.lstrip('/')) or merged.get('login_db', ''),
+    )
+    if merged['login_host'].startswith('/'):
+        merged['login_unix_socket'], merged['login_host'] = merged['login_host'], ''
+    if 'sslmode' in query:
+        merged['ssl_mode'] = query.pop('sslmode')
+    return merged, query
 
 
 def connection_kwargs(params, database=None):
@@ -128,6 +154,15 @@ def connect(params, database=None, autocommit=True):
         raise PgError(explain_connect_error(str(err), params, kwargs['dbname']))
     conn.autocommit = autocommit
     return conn
+
+
+@contextlib.contextmanager
+def failing_module(module, **extra):
+    """Turn PgError (and its subclasses) into fail_json with the message and Prisma-like code."""
+    try:
+        yield
+    except PgError as err:
+        module.fail_json(msg=str(err), error_code=getattr(err, 'code', None), **extra)
 
 
 def query(conn, statement, args=None):

@@ -1,0 +1,288 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Defne Qr operations team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: prisma_migrate
+short_description: Deploy, roll back and resolve Prisma migrations on PostgreSQL, Prisma-compatibly
+version_added: 0.1.0
+description:
+  - Applies a Prisma project's pending migrations as C(prisma migrate deploy) does, writing exactly the
+    rows Prisma writes to C(_prisma_migrations) and taking Prisma's advisory lock (72707369), so this module
+    and the Prisma CLI can be used on the same database in turn.
+  - Adds what Prisma lacks, a dry run (check mode), C(lock_timeout) and C(statement_timeout), atomic
+    migrations, a lint of statements that take long locks, deploying up to a I(target), and rolling back
+    applied migrations with the runbook's rollback scripts.
+  - "With I(transaction=auto) each migration runs in a transaction with the update that marks it
+    finished. A failing migration leaves the schema untouched; its attempt is kept in the history with the
+    error in C(logs) and C(rolled_back_at) set (the state C(prisma migrate resolve --rolled-back) writes),
+    so the next deploy, of this module or of the Prisma CLI, applies the fixed file. Scripts that manage
+    their own transaction or contain statements PostgreSQL refuses in one (C(CREATE INDEX CONCURRENTLY))
+    run as Prisma runs them."
+options:
+  state:
+    description:
+      - C(deployed) applies pending migrations (up to I(target) when set).
+      - C(rolled_back) runs the rollback scripts of the applied migrations after I(target), newest first,
+        each in a transaction, and marks them C(rolled_back_at).
+      - C(resolved) is C(prisma migrate resolve) with I(applied) or I(rolled_back).
+    type: str
+    choices: [ deployed, rolled_back, resolved ]
+    default: deployed
+  project_dir:
+    description:
+      - Folder of the Prisma project (the one that holds C(prisma/)).
+      - One of I(project_dir) or I(migrations_dir) is required.
+    type: path
+  migrations_dir:
+    description:
+      - The migrations folder itself. Default C(<project_dir>/prisma/migrations).
+    type: path
+  rollback_dir:
+    description:
+      - Folder of the rollback scripts named C(<timestamp>_rollback_<name>.sql) (the runbook's convention).
+        Default C(<project_dir>/migrations/rollback). A C(down.sql) inside a migration folder is used when
+        there is no script there.
+    type: path
+  database_url:
+    description:
+      - Prisma's C(DATABASE_URL). Overrides the connection options it sets; C(?schema=) sets I(schema)
+        unless I(schema) is given.
+    type: str
+  schema:
+    description:
+      - Schema that holds the migrations table and objects, as Prisma's C(?schema=). Default C(public).
+    type: str
+  target:
+    description:
+      - With C(deployed), the last migration to apply. With C(rolled_back), the last migration to keep
+        (required).
+    type: str
+  applied:
+    description:
+      - With C(resolved), record this migration as applied (C(prisma migrate resolve --applied)).
+    type: str
+  rolled_back:
+    description:
+      - With C(resolved), mark this failed migration rolled back (C(prisma migrate resolve --rolled-back)).
+    type: str
+  transaction:
+    description:
+      - C(auto) runs each migration in its own transaction (see the description).
+      - C(never) runs each script exactly as Prisma does, as one simple query; a failure leaves a failed row
+        that blocks later deploys until it is resolved (Prisma's P3009).
+    type: str
+    choices: [ auto, never ]
+    default: auto
+  lock_timeout:
+    description:
+      - PostgreSQL C(lock_timeout) for the migration session (for example C(5s)); a migration that waits
+        longer for a table lock fails instead of queueing the application behind it.
+    type: str
+  statement_timeout:
+    description:
+      - PostgreSQL C(statement_timeout) for the migration session (for example C(15min)).
+    type: str
+  advisory_lock_timeout:
+    description:
+      - Seconds to wait for Prisma's migration lock when another deploy holds it (Prisma waits 10).
+    type: float
+    default: 10
+  on_modified:
+    description:
+      - What to do when an applied migration's file changed since it was applied.
+    type: str
+    choices: [ fail, warn ]
+    default: fail
+  lint:
+    description:
+      - Check pending migrations for statements that take long locks on existing tables (squawk's rules).
+        C(warn) reports them, C(fail) refuses to deploy, C(off) skips the check.
+    type: str
+    choices: [ warn, fail, 'off' ]
+    default: warn
+extends_documentation_fragment:
+  - defneqr.dbops.postgres
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: Reports the migrations that would be applied or rolled back, their checksums and lint findings.
+  diff_mode:
+    support: full
+    details: The state of every migration before and after.
+  platform:
+    platforms: posix
+notes:
+  - Prisma 8 keeps its history elsewhere (C(prisma_contract)); this module is compatible with Prisma ORM 7 and older.
+author:
+  - Defne Qr operations team (@defneqr)
+'''
+
+EXAMPLES = r'''
+- name: Apply migrations (the runbook's step 4), with timeouts
+  defneqr.dbops.prisma_migrate:
+    project_dir: /var/www/defneqr/releases/20260218/backend
+    login_host: db1
+    login_user: defneqr
+    login_password: "{{ vault_db_password }}"
+    login_db: dijitalmenu
+    lock_timeout: 5s
+    statement_timeout: 15min
+  register: migrate
+
+- name: Preview what would run
+  defneqr.dbops.prisma_migrate:
+    project_dir: /var/www/defneqr/current/backend
+    database_url: "{{ vault_database_url }}"
+  check_mode: true
+
+- name: Roll back to migration 11 with the rollback scripts (the runbook's option 2)
+  defneqr.dbops.prisma_migrate:
+    project_dir: /var/www/defneqr/current/backend
+    database_url: "{{ vault_database_url }}"
+    state: rolled_back
+    target: 20260218174944_add_plan_popular_and_extra_price
+
+- name: Mark a failed migration rolled back (prisma migrate resolve --rolled-back)
+  defneqr.dbops.prisma_migrate:
+    project_dir: /var/www/defneqr/current/backend
+    database_url: "{{ vault_database_url }}"
+    state: resolved
+    rolled_back: 20260218193213_add_performance_indexes
+'''
+
+RETURN = r'''
+applied:
+  description: Migrations applied by this run (in check mode, those that would be), in order.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Migration folder name.
+      type: str
+    checksum:
+      description: sha256 of its C(migration.sql), as stored in C(_prisma_migrations).
+      type: str
+    transactional:
+      description: Whether it ran inside a transaction of this module.
+      type: bool
+    duration:
+      description: Seconds the script took (not in check mode).
+      type: float
+rolled_back:
+  description: Migrations undone by this run (in check mode, those that would be), newest first, with the script used.
+  returned: always
+  type: list
+  elements: dict
+pending:
+  description: Migrations still pending after the run.
+  returned: always
+  type: list
+  elements: str
+migrations:
+  description: The status of every migration after the run, as returned by M(defneqr.dbops.prisma_migrate_info).
+  returned: always
+  type: list
+  elements: dict
+lint:
+  description: Statements of the pending migrations that take long locks on existing tables.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - rule: index-without-concurrently
+      file: 20260218193213_add_performance_indexes/migration.sql
+      line: 2
+      statement: CREATE INDEX "users_role_idx" ON "users"("role")
+      message: CREATE INDEX without CONCURRENTLY blocks writes to the table while the index builds; ...
+warnings_list:
+  description: Non-fatal findings (modified migrations with I(on_modified=warn)).
+  returned: always
+  type: list
+  elements: str
+duration:
+  description: Seconds the whole module took.
+  returned: always
+  type: float
+error_code:
+  description: On failure, Prisma's error code when there is one (P3005, P3009, P3018, P1002, ...).
+  returned: failed
+  type: str
+'''
+
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.defneqr.dbops.plugins.module_utils import postgres
+from ansible_collections.defneqr.dbops.plugins.module_utils import prisma_migrations
+from ansible_collections.defneqr.dbops.plugins.module_utils.prisma_module import open_project, project_argument_spec
+
+
+def main():
+    spec = project_argument_spec()
+    spec.update(
+        state=dict(type='str', default='deployed', choices=['deployed', 'rolled_back', 'resolved']),
+        target=dict(type='str'),
+        applied=dict(type='str'),
+        rolled_back=dict(type='str'),
+        transaction=dict(type='str', default='auto', choices=['auto', 'never']),
+        lock_timeout=dict(type='str'),
+        statement_timeout=dict(type='str'),
+        advisory_lock_timeout=dict(type='float', default=10),
+        on_modified=dict(type='str', default='fail', choices=['fail', 'warn']),
+        lint=dict(type='str', default='warn', choices=['warn', 'fail', 'off']),
+    )
+    module = AnsibleModule(
+        argument_spec=spec, supports_check_mode=True,
+        required_one_of=[('project_dir', 'migrations_dir')],
+        required_if=[('state', 'rolled_back', ['target']), ('state', 'resolved', ['applied', 'rolled_back'], True)],
+        mutually_exclusive=[('applied', 'rolled_back')],
+    )
+    postgres.ensure_driver(module)
+    started = time.time()
+    p = module.params
+    result = dict(changed=False, applied=[], rolled_back=[], lint=[], warnings_list=[])
+    with postgres.failing_module(module):
+        conn, project, schema = open_project(module)
+        before, _summary = prisma_migrations.status(conn, project, schema)
+        if p['state'] == 'deployed':
+            outcome = prisma_migrations.deploy(
+                conn, project, schema, target=p['target'], transaction=p['transaction'],
+                lock_timeout=p['lock_timeout'], statement_timeout=p['statement_timeout'],
+                advisory_lock_timeout=p['advisory_lock_timeout'], on_modified=p['on_modified'], lint=p['lint'],
+                check_mode=module.check_mode)
+            result.update(changed=outcome['changed'], applied=outcome['applied'], lint=outcome['lint'],
+                          warnings_list=outcome['warnings'])
+        elif p['state'] == 'rolled_back':
+            outcome = prisma_migrations.rollback(
+                conn, project, p['target'], schema, advisory_lock_timeout=p['advisory_lock_timeout'],
+                check_mode=module.check_mode, lock_timeout=p['lock_timeout'],
+                statement_timeout=p['statement_timeout'])
+            result.update(changed=outcome['changed'], rolled_back=outcome['rolled_back'])
+        else:
+            result['changed'] = prisma_migrations.resolve(
+                conn, project, applied=p['applied'], rolled_back=p['rolled_back'], schema=schema,
+                advisory_lock_timeout=p['advisory_lock_timeout'], check_mode=module.check_mode)
+        after, summary = prisma_migrations.status(conn, project, schema)
+    for text in result['warnings_list']:
+        module.warn(text)
+    result.update(migrations=after, pending=summary['pending'], duration=round(time.time() - started, 3))
+    if module._diff:
+        result['diff'] = dict(before=_states(before), after=_states(after))
+    module.exit_json(**result)
+
+
+def _states(entries):
+    return '\n'.join('%s: %s' % (e['name'], e['state']) for e in entries) + '\n'
+
+
+if __name__ == '__main__':
+    main()
