@@ -14,7 +14,15 @@ $(VENV)/.installed: requirements.txt
 	$(PY) tests/tools/install_get_pip_stub.py
 	touch $@
 
-setup: $(VENV)/.installed
+tools/pm2/node_modules/.installed: tools/pm2/package-lock.json
+	cd tools/pm2 && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+examples/defneqr/backend/node_modules/.installed: examples/defneqr/backend/package-lock.json
+	cd examples/defneqr/backend && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(VENV)/.installed tools/pm2/node_modules/.installed examples/defneqr/backend/node_modules/.installed
 	$(PY) -c 'import sys; sys.path.insert(0, "tests/harness"); import paths; paths.collections_root()'
 
 lint: setup

@@ -1,0 +1,31 @@
+"""The built collection tarball installs, and ansible-doc shows its modules."""
+import glob
+import os
+import subprocess
+import sys
+
+import paths
+
+BIN = os.path.dirname(sys.executable)
+
+
+def test_galaxy_build_install_and_ansible_doc(tmp_path):
+    built = subprocess.run([os.path.join(BIN, 'ansible-galaxy'), 'collection', 'build', '--output-path',
+                            str(tmp_path), paths.REPO], capture_output=True, text=True, check=False)
+    assert built.returncode == 0, built.stderr
+    tarball = glob.glob(str(tmp_path / 'defneqr-dbops-*.tar.gz'))
+    assert len(tarball) == 1
+    listing = subprocess.run(['tar', '-tzf', tarball[0]], capture_output=True, text=True, check=True).stdout
+    assert 'plugins/modules/prisma_migrate.py' in listing
+    assert 'node_modules' not in listing and '.venv' not in listing
+    target = tmp_path / 'collections'
+    installed = subprocess.run([os.path.join(BIN, 'ansible-galaxy'), 'collection', 'install', '--force', '-p', str(target),
+                                tarball[0]], capture_output=True, text=True, check=False)
+    assert installed.returncode == 0, installed.stderr
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(target))
+    for module in ('prisma_migrate', 'prisma_migrate_info'):
+        doc = subprocess.run([os.path.join(BIN, 'ansible-doc'), 'defneqr.dbops.%s' % module], capture_output=True,
+                             text=True, env=env, check=False)
+        assert doc.returncode == 0, doc.stderr
+        assert 'login_password' in doc.stdout  # from the shared doc fragment
+        assert str(target) in doc.stdout  # shown from the installed copy, not the checkout
