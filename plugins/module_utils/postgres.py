@@ -162,7 +162,9 @@ def failing_module(module, **extra):
     try:
         yield
     except PgError as err:
-        module.fail_json(msg=str(err), error_code=getattr(err, 'code', None), **extra)
+        if getattr(err, 'code', None):
+            extra['error_code'] = err.code
+        module.fail_json(msg=str(err), **extra)
 
 
 def query(conn, statement, args=None):

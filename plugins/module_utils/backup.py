@@ -1,0 +1,349 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Defne Qr operations team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Create, verify and expire backups of one database: pg_dump backups and snapshot databases.
+
+A dump is taken inside an exported snapshot, so the row counts recorded in the manifest are
+exactly the rows in the dump; the restore drill compares against them.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import shutil
+import time
+
+from ansible_collections.defneqr.dbops.plugins.module_utils import backup_store as store_mod
+from ansible_collections.defneqr.dbops.plugins.module_utils import dumps
+from ansible_collections.defneqr.dbops.plugins.module_utils import postgres
+from ansible_collections.defneqr.dbops.plugins.module_utils.postgres import PgError
+
+VERIFY_LEVELS = ('none', 'checksum', 'list', 'restore')
+TABLE_STATS = """
+SELECT n.nspname AS schema, c.relname AS table, c.reltuples::bigint AS estimate,
+       pg_total_relation_size(c.oid) AS bytes
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+   AND n.nspname NOT LIKE 'pg_toast%%'
+ ORDER BY 1, 2"""
+
+
+def exact_counts(conn, tables):
+    counts = {}
+    for table in tables:
+        name = postgres.identifier(table['schema'], table['table'])
+        counts['%s.%s' % (table['schema'], table['table'])] = postgres.query(
+            conn, postgres.pgsql.SQL('SELECT count(*) AS n FROM {}').format(name))[0]['n']
+    return counts
+
+
+def sessions_on(conn, database):
+    return postgres.query(conn, (
+        "SELECT pid, usename AS user, application_name, client_addr::text AS client, state "
+        "FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"), (database,))
+
+
+def free_the_database(conn, database, terminate):
+    """Refuse (or, when asked, end) other sessions: CREATE DATABASE ... TEMPLATE and renames need none."""
+    others = sessions_on(conn, database)
+    if not others:
+        return []
+    if not terminate:
+        listing = ', '.join('pid %s %s@%s (%s)' % (s['pid'], s['user'], s['client'] or 'local',
+                                                   s['application_name'] or '-') for s in others[:10])
+        raise PgError('Database "%s" has %d other session(s): %s. Stop the application first (the runbook\'s step 3), '
+                      'or set terminate_sessions=true to end them.' % (database, len(others), listing))
+    for session in others:
+        postgres.query(conn, 'SELECT pg_terminate_backend(%s)', (session['pid'],))
+    deadline = time.time() + 10
+    while sessions_on(conn, database) and time.time() < deadline:
+        time.sleep(0.1)
+    if sessions_on(conn, database):
+        raise PgError('Sessions on "%s" did not end within 10 s after pg_terminate_backend.' % database)
+    return [s['pid'] for s in others]
+
+
+def database_exists(conn, name):
+    return bool(postgres.query(conn, 'SELECT 1 AS x FROM pg_database WHERE datname = %s', (name,)))
+
+
+def clone_database(conn, source, target):
+    """CREATE DATABASE target TEMPLATE source, with a file copy where the server has it (PG15+)."""
+    statement = 'CREATE DATABASE {target} TEMPLATE {source}'
+    if postgres.server_version(conn) >= 150000:
+        statement += ' STRATEGY FILE_COPY'
+    postgres.query(conn, postgres.compose(statement, target=target, source=source))
+
+
+def drop_database(conn, name):
+    postgres.query(conn, postgres.compose('DROP DATABASE IF EXISTS {name}', name=name))
+
+
+class BackupJob(object):
+    """One pg_backup run. options: the module's parameters (see plugins/modules/pg_backup.py)."""
+
+    def __init__(self, params, options):
+        self.params = params
+        self.options = options
+        self.database = options['database']
+        self.store = store_mod.Store(options['dest'])
+        self.kind = options['kind']
+        store_mod.check_name(self.kind, store_mod.KIND, 'kind')
+        store_mod.check_name(options.get('label'), store_mod.LABEL, 'label')
+        self.conn = postgres.connect(params, database=self.database)
+
+    # -- planning -------------------------------------------------------------------------------
+    def database_size(self):
+        return postgres.query(self.conn, 'SELECT pg_database_size(current_database()) AS n')[0]['n']
+
+    def check_space(self, size):
+        factor = self.options.get('free_space_factor', 0.5)
+        needed = int(size * factor)
+        free = self.store.free_bytes(self.kind)
+        if free < needed:
+            raise PgError('Only %d MB are free at %s, but a backup of "%s" (%d MB) needs an estimated %d MB '
+                          '(free_space_factor=%s of the database size). Free some space, move dest, or lower '
+                          'free_space_factor if this data compresses well.'
+                          % (free // 2 ** 20, self.store.dest, self.database, size // 2 ** 20, needed // 2 ** 20,
+                             factor))
+        return dict(free_bytes=free, needed_bytes=needed)
+
+    # -- dump ----------------------------------------------------------------------------------
+    def run(self, check_mode=False):
+        started = store_mod.utcnow()
+        result = dict(changed=False, database=self.database, kind=self.kind, method=self.options['method'])
+        size = self.database_size()
+        result['database_size'] = size
+        if not check_mode:
+            self.store.prepare(self.kind)
+        lock = None if check_mode else self.store.lock()
+        try:
+            result['cleaned'] = self.store.clean_leftovers(self.kind, check_mode)
+            if self.options['method'] == 'snapshot':
+                result.update(self.snapshot(started, check_mode))
+            else:
+                result['space'] = self.check_space(size)
+                result.update(self.dump(started, check_mode))
+            result['changed'] = True  # in check mode: would change
+            planned = None
+            if check_mode:  # plan retention as if the backup had succeeded, as it would run after it
+                planned = dict(id=result['backup']['id'], started_at=started.isoformat(), verification=dict(
+                    level=self.options['verify'] if self.options['method'] == 'dump' else 'exists', ok=True))
+            result['retention'] = self.expire(check_mode, planned)
+        finally:
+            if lock:
+                lock.close()
+        return result
+
+    def dump(self, started, check_mode):
+        fmt = self.options['format']
+        pg_dump, client_version = postgres.client_program('pg_dump', self.params, self.conn)
+        compression = dumps.choose(self.options['compression'], pg_dump, fmt)
+        ident = store_mod.backup_id(self.database, started, self.options.get('label'))
+        final = os.path.join(self.store.kind_dir(self.kind), ident)
+        partial = os.path.join(self.store.kind_dir(self.kind), '.%s.partial' % ident)
+        name = dumps.dump_file_name(self.database, fmt, compression)
+        jobs = self.options.get('jobs') or 1
+        out = None if compression.external else os.path.join(partial, name)
+        argv = dumps.dump_argv(pg_dump, fmt, compression, jobs, out, snapshot='<exported snapshot>')
+        plan = dict(id=ident, path=final, file=name, compression=compression.describe(), argv=argv)
+        if compression.external:
+            plan['pipe'] = [dumps.compressor_argv(compression)]
+        if check_mode:
+            return dict(backup=plan)
+        if os.path.exists(final):
+            raise PgError('A backup named %s already exists; give another label or wait a second.' % final)
+        store_mod.make_private_dir(partial)
+        try:
+            manifest = self._dump_in_snapshot(ident, pg_dump, client_version, fmt, compression, jobs, partial, name)
+            manifest['started_at'] = started.isoformat()
+            verification = self.verify(partial, manifest, self.options['verify'])
+            manifest['verification'] = verification
+            if not verification['ok']:
+                raise PgError('Verification (%s) of the new backup failed: %s. The backup was discarded.'
+                              % (verification['level'], verification['message']))
+            store_mod.sync_tree(partial)
+            os.rename(partial, final)
+            store_mod.fsync_path(os.path.dirname(final))
+            manifest['finished_at'] = store_mod.utcnow().isoformat()
+            manifest['duration'] = round(time.time() - self._clock, 3)
+            store_mod.write_json_durably(os.path.join(final, store_mod.MANIFEST), manifest)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+        manifest['folder'] = final
+        return dict(backup=manifest)
+
+    def _dump_in_snapshot(self, ident, pg_dump, client_version, fmt, compression, jobs, partial, name):
+        self._clock = time.time()
+        snap_conn = postgres.connect(self.params, database=self.database, autocommit=False)
+        try:
+            snap_conn.set_session(isolation_level='REPEATABLE READ', readonly=True)
+            snapshot = postgres.query(snap_conn, 'SELECT pg_export_snapshot() AS s')[0]['s']
+            tables = postgres.query(snap_conn, TABLE_STATS)
+            out = os.path.join(partial, name)
+            argv = dumps.dump_argv(pg_dump, fmt, compression, jobs, None if compression.external else out,
+                                   snapshot=snapshot)
+            with postgres.client_environment(self.params, self.database) as env:
+                if compression.external:
+                    pipeline = [argv, dumps.compressor_argv(compression)]
+                    dumps.run_pipeline(pipeline, env, out)
+                else:
+                    dumps.run(argv, env)
+            counts = exact_counts(snap_conn, tables) if self.options['verify'] == 'restore' or \
+                self.options.get('exact_counts') else None
+        finally:
+            snap_conn.rollback()
+            snap_conn.close()
+        dump_seconds = round(time.time() - self._clock, 3)
+        for table in tables:
+            key = '%s.%s' % (table['schema'], table['table'])
+            if counts is not None:
+                table['rows'] = counts[key]
+        return dict(
+            manifest_version=store_mod.MANIFEST_VERSION, id=ident, database=self.database, kind=self.kind,
+            label=self.options.get('label'), method='dump', format=fmt, compression=compression.as_dict(),
+            jobs=jobs, server_version=postgres.server_version(self.conn), client_version=client_version,
+            argv=[a if not a.startswith('--snapshot=') else '--snapshot=<exported snapshot>' for a in argv],
+            files=store_mod.file_entries(partial), tables=tables, dump_seconds=dump_seconds,
+            database_size=self.database_size(), exact_counts=counts is not None)
+
+    # -- verification ----------------------------------------------------------------------------
+    def verify(self, folder, manifest, level):
+        clock = time.time()
+        outcome = dict(level=level, ok=True, message='')
+        if level == 'none':
+            return outcome
+        problems = store_mod.check_files(folder, manifest)
+        if problems:
+            outcome.update(ok=False, message='; '.join(problems))
+            return outcome
+        if level in ('list', 'restore'):
+            try:
+                outcome['toc_entries'] = list_toc(self.params, self.conn, folder, manifest)
+            except PgError as err:
+                outcome.update(ok=False, message='pg_restore --list cannot read it: %s' % err)
+                return outcome
+        if level == 'restore':
+            outcome.update(restore_drill(self.params, self.conn, folder, manifest))
+        outcome['seconds'] = round(time.time() - clock, 3)
+        return outcome
+
+    # -- snapshot --------------------------------------------------------------------------------
+    def snapshot(self, started, check_mode):
+        label = self.options.get('label') or started.strftime('%Y%m%d%H%M%S')
+        target = '%s_%s' % (self.database, label)
+        if len(target.encode('utf-8')) > 63:
+            raise PgError('The snapshot name %s is longer than PostgreSQL\'s 63 bytes; use a shorter label.' % target)
+        admin = postgres.connect(self.params, database='postgres')
+        if database_exists(admin, target):
+            raise PgError('Database "%s" already exists: a snapshot with this label was taken before. Drop it or '
+                          'choose another label.' % target)
+        ident = store_mod.backup_id(self.database, started, label)
+        plan = dict(id=ident, snapshot_database=target, source=self.database)
+        if check_mode:
+            plan['sessions'] = sessions_on(admin, self.database)
+            return dict(backup=plan)
+        self.conn.close()  # our own session would block the copy
+        clock = time.time()
+        terminated = free_the_database(admin, self.database, self.options.get('terminate_sessions'))
+        clone_database(admin, self.database, target)
+        manifest = dict(
+            manifest_version=store_mod.MANIFEST_VERSION, id=ident, database=self.database, kind=self.kind,
+            label=label, method='snapshot', snapshot_database=target, started_at=started.isoformat(),
+            finished_at=store_mod.utcnow().isoformat(), duration=round(time.time() - clock, 3),
+            server_version=postgres.server_version(admin), terminated_sessions=terminated, files=[],
+            verification=dict(level='exists', ok=database_exists(admin, target), message=''))
+        folder = os.path.join(self.store.kind_dir(self.kind), ident)
+        store_mod.make_private_dir(folder)
+        store_mod.write_json_durably(os.path.join(folder, store_mod.MANIFEST), manifest)
+        self.conn = postgres.connect(self.params, database=self.database)
+        manifest['folder'] = folder
+        return dict(backup=manifest)
+
+    # -- retention -------------------------------------------------------------------------------
+    def expire(self, check_mode, planned=None):
+        days = self.options.get('retention_days')
+        if not days:
+            return dict(deleted=[], kept=None)
+        manifests = self.store.backups(self.kind, self.database) + ([planned] if planned else [])
+        delete, keep = store_mod.plan_retention(manifests, store_mod.utcnow(), days,
+                                                self.options.get('min_keep', 3))
+        if not check_mode:
+            admin = None
+            for manifest in delete:
+                if manifest is planned:
+                    continue
+                if manifest.get('method') == 'snapshot':
+                    admin = admin or postgres.connect(self.params, database='postgres')
+                    drop_database(admin, manifest['snapshot_database'])
+                shutil.rmtree(manifest['folder'], ignore_errors=True)
+        return dict(deleted=[m['id'] for m in delete], kept=[m['id'] for m in keep])
+
+
+def list_toc(params, conn, folder, manifest):
+    """pg_restore --list of a dump: the number of entries in its table of contents."""
+    pg_restore, _version = postgres.client_program('pg_restore', params, conn)
+    compression = dumps.Compression.from_dict(manifest['compression'])
+    path = os.path.join(folder, manifest['files'][0]['path']) if manifest['format'] != 'directory' \
+        else os.path.join(folder, 'data')
+    with postgres.client_environment(params) as env:
+        out = dumps.restore_input(path, compression, env, [pg_restore, '--list'], reads_all=False)
+    return len([line for line in out.stdout.decode('utf-8', 'replace').splitlines()
+                if line and not line.startswith(';')])
+
+
+def restore_drill(params, conn, folder, manifest):
+    """Restore into a scratch database, compare row counts with the dump's, drop it."""
+    scratch = ('dbops_drill_%s' % manifest['id'])[:63]
+    admin = postgres.connect(params, database='postgres')
+    drop_database(admin, scratch)
+    postgres.query(admin, postgres.compose('CREATE DATABASE {name} TEMPLATE template0', name=scratch))
+    clock = time.time()
+    try:
+        restore_dump(params, conn, folder, manifest, scratch, jobs=2)
+        seconds = round(time.time() - clock, 3)
+        restored = postgres.connect(params, database=scratch)
+        counts = exact_counts(restored, manifest['tables'])
+        restored.close()
+    finally:
+        drop_database(admin, scratch)
+    expected = dict(('%s.%s' % (t['schema'], t['table']), t.get('rows')) for t in manifest['tables'])
+    differ = sorted(name for name, rows in expected.items() if rows is not None and counts.get(name) != rows)
+    return dict(ok=not differ, restore_seconds=seconds, tables_compared=len(expected),
+                message=('row counts differ after the restore drill: %s' % ', '.join(
+                    '%s (dump %s, restored %s)' % (n, expected[n], counts.get(n)) for n in differ[:10]))
+                if differ else '')
+
+
+def restore_dump(params, conn, folder, manifest, database, jobs=1, clean=False, single_transaction=False,
+                 no_owner=False):
+    """pg_restore a dump backup into an existing database, stopping at the first error."""
+    pg_restore, _version = postgres.client_program('pg_restore', params, conn)
+    compression = dumps.Compression.from_dict(manifest['compression'])
+    fmt = manifest['format']
+    path = os.path.join(folder, 'data' if fmt == 'directory' else manifest['files'][0]['path'])
+    argv = [pg_restore, '--exit-on-error', '--no-password', '--dbname=%s' % database]
+    if clean:
+        argv += ['--clean', '--if-exists']
+    if no_owner:
+        argv.append('--no-owner')
+    temp = None
+    try:
+        if compression.external and jobs > 1:
+            # pg_restore -j needs a seekable file: decompress next to the backup first
+            temp = os.path.join(folder, '.restore-%d.dump' % os.getpid())
+            dumps.decompress_to(compression.method, path, temp)
+            path, compression = temp, dumps.Compression('none')
+        if jobs > 1 and not single_transaction:
+            argv.append('--jobs=%d' % jobs)
+        elif single_transaction:
+            argv.append('--single-transaction')
+        with postgres.client_environment(params, database) as env:
+            dumps.restore_input(path, compression, env, argv)
+    finally:
+        if temp and os.path.exists(temp):
+            os.unlink(temp)
+    return argv

@@ -1,0 +1,306 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Defne Qr operations team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: pg_backup
+short_description: Verified, durable backups of a PostgreSQL database (pg_dump or snapshot), locally and to S3
+version_added: 0.1.0
+description:
+  - Backs up one database with C(pg_dump) into C(<dest>/<kind>/<id>/), inside an exported snapshot, writes
+    the data as C(.partial), fsyncs and renames it, verifies it, and writes C(manifest.json) last. A folder
+    without a manifest is not a backup; the next run removes such leftovers and reports them.
+  - Or takes a snapshot database (C(CREATE DATABASE <db>_<label> TEMPLATE <db>)), the rollback point of the
+    deploy runbook, taken while the application is stopped.
+  - Then optionally uploads the backup to S3 and expires old backups of the same kind.
+  - Replaces the runbook's C(pg_dump -F c -Z 9), C(pg_restore --list) check, C(find -mtime +30 -delete) and
+    C(pg_dump | aws s3 cp -).
+options:
+  database:
+    description:
+      - Database to back up. Default is I(login_db).
+    type: str
+  dest:
+    description:
+      - Backup root folder. Backups go to C(<dest>/<kind>/<id>/) with mode 0700 folders and 0600 files.
+    type: path
+    required: true
+  kind:
+    description:
+      - Backup class, a folder under I(dest) and the scope of retention (C(daily), C(weekly), C(pre_migration),
+        C(manual), ...).
+    type: str
+    default: manual
+  label:
+    description:
+      - Extra name part, for example the migration name. With I(method=snapshot) it names the snapshot database
+        C(<database>_<label>).
+    type: str
+  method:
+    description:
+      - C(dump) runs C(pg_dump). C(snapshot) copies the database inside the server; it needs no other session
+        on the database (see I(terminate_sessions)).
+    type: str
+    choices: [ dump, snapshot ]
+    default: dump
+  format:
+    description:
+      - C(custom) (one file, C(pg_dump -Fc)) or C(directory) (C(pg_dump -Fd), allows I(jobs)).
+    type: str
+    choices: [ custom, directory ]
+    default: custom
+  compression:
+    description:
+      - C(auto) picks the fastest good option here, the C(zstd) program at level 5 on all cores behind an
+        uncompressed C(pg_dump -Fc), else pg_dump's own zstd or lz4, else gzip level 1.
+      - Or explicitly C(zstd[:LEVEL]), C(gzip[:LEVEL]), C(lz4[:LEVEL]), C(none). When pg_dump cannot
+        compress with the method, an external program of that name is used through a pipe.
+    type: str
+    default: auto
+  jobs:
+    description:
+      - Parallel dump jobs (I(format=directory) only); pg_dump opens I(jobs)+1 connections.
+    type: int
+    default: 1
+  verify:
+    description:
+      - C(checksum) re-reads the files against their sha256; C(list) also reads the table of contents with
+        C(pg_restore --list); C(restore) also restores into a scratch database, compares every table's row
+        count with the dump's own (counted in the dump's snapshot), and drops it (the restore drill).
+    type: str
+    choices: [ none, checksum, list, restore ]
+    default: list
+  exact_counts:
+    description:
+      - Count every table's rows in the dump's snapshot and record them in the manifest even without
+        I(verify=restore) (so that a later restore can be checked against them).
+    type: bool
+    default: false
+  free_space_factor:
+    description:
+      - Refuse to start when the free space at I(dest) is below this fraction of the database size.
+    type: float
+    default: 0.5
+  retention_days:
+    description:
+      - After a successful backup, delete backups of the same I(kind) and database older than this many days.
+        Nothing is deleted after a failed backup.
+    type: int
+  min_keep:
+    description:
+      - Retention never deletes the newest I(min_keep) verified backups, however old.
+    type: int
+    default: 3
+  terminate_sessions:
+    description:
+      - With I(method=snapshot), end other sessions on the database instead of refusing.
+    type: bool
+    default: false
+  s3:
+    description:
+      - Upload the backup after it succeeded locally (the runbook's weekly cloud backup). Credentials come from
+        boto3's usual chain unless I(access_key)/I(secret_key) are set.
+    type: dict
+    suboptions:
+      bucket:
+        description: Bucket name.
+        type: str
+        required: true
+      prefix:
+        description: Key prefix; the backup goes to C(<prefix>/<kind>/<id>/).
+        type: str
+        default: ''
+      region:
+        description: AWS region.
+        type: str
+      endpoint_url:
+        description: S3 endpoint of another provider or a test server.
+        type: str
+      access_key:
+        description: Access key id.
+        type: str
+      secret_key:
+        description: Secret access key.
+        type: str
+      sse:
+        description: Server-side encryption (C(AES256) or C(aws:kms)); empty for none.
+        type: str
+        default: AES256
+      kms_key_id:
+        description: KMS key for I(sse=aws:kms).
+        type: str
+      storage_class:
+        description: Storage class of the uploaded objects.
+        type: str
+        default: STANDARD
+      lifecycle_days:
+        description: Ensure a bucket lifecycle rule that expires C(<prefix>/<kind>/) after this many days
+          (the runbook's 90 days for weekly backups).
+        type: int
+      multipart_chunk_mb:
+        description: Part size of multipart uploads.
+        type: int
+        default: 64
+extends_documentation_fragment:
+  - defneqr.dbops.postgres
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: Returns the plan (argv, destination, compression, free-space check, leftovers and retention) and writes nothing.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+notes:
+  - The password reaches pg_dump through a temporary 0600 passfile; the manifest holds no secret.
+author:
+  - Defne Qr operations team (@defneqr)
+'''
+
+EXAMPLES = r'''
+- name: Pre-migration backup, verified by a restore drill (the runbook's step 2)
+  defneqr.dbops.pg_backup:
+    login_host: db1
+    login_user: postgres
+    login_password: "{{ vault_pg_password }}"
+    database: dijitalmenu
+    dest: /backups
+    kind: pre_migration
+    label: add_performance_indexes
+    verify: restore
+
+- name: Daily backup with 30 days retention (cron 0 3 * * *)
+  defneqr.dbops.pg_backup:
+    database: dijitalmenu
+    dest: /backups
+    kind: daily
+    retention_days: 30
+    min_keep: 7
+
+- name: Weekly backup to S3 with the 90-day lifecycle rule
+  defneqr.dbops.pg_backup:
+    database: dijitalmenu
+    dest: /backups
+    kind: weekly
+    s3:
+      bucket: defneqr-backups
+      prefix: dijitalmenu
+      lifecycle_days: 90
+
+- name: Snapshot after the application stopped (the rollback point)
+  defneqr.dbops.pg_backup:
+    database: dijitalmenu
+    dest: /backups
+    kind: snapshot
+    method: snapshot
+    label: pre_20260218
+'''
+
+RETURN = r'''
+backup:
+  description: The manifest of the new backup (in check mode, the plan).
+  returned: always
+  type: dict
+  contains:
+    id:
+      description: Backup id, C(<database>_<UTC time>[_<label>]).
+      type: str
+    folder:
+      description: Folder holding the backup and its manifest.
+      type: str
+    files:
+      description: Files with C(path), C(size) (bytes) and C(sha256).
+      type: list
+      elements: dict
+    compression:
+      description: Method, level and whether an external program compressed.
+      type: dict
+    argv:
+      description: The pg_dump command (no secrets; the snapshot id replaced).
+      type: list
+      elements: str
+    tables:
+      description: Per table, C(schema), C(table), C(estimate), C(bytes), and C(rows) when counted.
+      type: list
+      elements: dict
+    verification:
+      description: C(level), C(ok), C(message), and for C(restore) C(restore_seconds).
+      type: dict
+    duration:
+      description: Seconds from start to manifest.
+      type: float
+    snapshot_database:
+      description: With I(method=snapshot), the database holding the copy.
+      type: str
+  sample:
+    id: dijitalmenu_20260218T021503Z_add_performance_indexes
+    folder: /backups/pre_migration/dijitalmenu_20260218T021503Z_add_performance_indexes
+database_size:
+  description: Size of the database in bytes when the run started.
+  returned: always
+  type: int
+space:
+  description: C(free_bytes) at I(dest) and C(needed_bytes) by the estimate.
+  returned: when method is dump
+  type: dict
+cleaned:
+  description: Leftover folders of interrupted runs that were removed (would be, in check mode).
+  returned: always
+  type: list
+  elements: str
+retention:
+  description: C(deleted) and C(kept) backup ids (would be, in check mode).
+  returned: always
+  type: dict
+s3:
+  description: Uploaded objects with their keys and sizes, and whether the lifecycle rule changed.
+  returned: when s3 is set
+  type: dict
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.defneqr.dbops.plugins.module_utils import postgres
+from ansible_collections.defneqr.dbops.plugins.module_utils.backup import BackupJob
+from ansible_collections.defneqr.dbops.plugins.module_utils.s3_storage import s3_argument_spec, upload_backup
+
+
+def main():
+    spec = postgres.postgres_argument_spec()
+    spec.update(
+        database=dict(type='str'),
+        dest=dict(type='path', required=True),
+        kind=dict(type='str', default='manual'),
+        label=dict(type='str'),
+        method=dict(type='str', default='dump', choices=['dump', 'snapshot']),
+        format=dict(type='str', default='custom', choices=['custom', 'directory']),
+        compression=dict(type='str', default='auto'),
+        jobs=dict(type='int', default=1),
+        verify=dict(type='str', default='list', choices=['none', 'checksum', 'list', 'restore']),
+        exact_counts=dict(type='bool', default=False),
+        free_space_factor=dict(type='float', default=0.5),
+        retention_days=dict(type='int'),
+        min_keep=dict(type='int', default=3),
+        terminate_sessions=dict(type='bool', default=False),
+        s3=dict(type='dict', options=s3_argument_spec()),
+    )
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
+                           required_one_of=[('database', 'login_db')])
+    postgres.ensure_driver(module)
+    options = dict(module.params, database=module.params['database'] or module.params['login_db'])
+    with postgres.failing_module(module):
+        job = BackupJob(module.params, options)
+        result = job.run(check_mode=module.check_mode)
+        if options['s3'] and options['method'] == 'dump':
+            result['s3'] = upload_backup(options['s3'], result['backup'], job.kind, module.check_mode)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

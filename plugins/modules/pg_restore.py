@@ -1,0 +1,189 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Defne Qr operations team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: pg_restore
+short_description: Restore a pg_backup backup safely (new database, swap, in place, or snapshot swap)
+version_added: 0.1.0
+description:
+  - Restores a backup made by M(defneqr.dbops.pg_backup) from its folder, its C(manifest.json), or an
+    C(s3://) URI. The files are checked against the manifest's sha256 first; a damaged backup is refused
+    before anything changes.
+  - C(mode=replace) restores into a new database beside the live one, checks it, then swaps the names, so
+    the live database is never half overwritten; the old one is kept as C(<database>_old_<time>) unless
+    I(drop_old).
+  - C(mode=new) restores into a database that does not exist yet.
+  - C(mode=clean) is the runbook's in-place C(pg_restore --clean --if-exists), run in one transaction
+    when I(jobs=1) so that a failure changes nothing.
+  - A snapshot backup (I(method=snapshot)) is restored by swapping the snapshot database into place, in
+    about constant time.
+  - After the restore, every table's row count is compared with the counts recorded at dump time
+    (when the backup has them).
+options:
+  src:
+    description:
+      - Backup folder, path of its C(manifest.json), or C(s3://bucket/prefix/kind/id).
+    type: str
+    required: true
+  database:
+    description:
+      - Database to restore. Default is the database the backup was taken from.
+    type: str
+  mode:
+    description:
+      - C(replace), C(new) or C(clean), see the description.
+    type: str
+    choices: [ replace, new, clean ]
+    default: replace
+  jobs:
+    description:
+      - Parallel C(pg_restore) jobs. Externally compressed dumps are decompressed to a file beside the
+        backup first when I(jobs) is above 1.
+    type: int
+    default: 1
+  drop_old:
+    description:
+      - With C(mode=replace), drop the replaced database after the swap instead of keeping it.
+    type: bool
+    default: false
+  consume_snapshot:
+    description:
+      - For a snapshot backup, swap the snapshot itself into place (constant time). When false, a copy of
+        it is made first, so the snapshot stays available for another rollback.
+    type: bool
+    default: true
+  terminate_sessions:
+    description:
+      - End other sessions on the database when the swap or the in-place restore needs it exclusively,
+        instead of refusing.
+    type: bool
+    default: false
+  owner:
+    description:
+      - Owner of a newly created database. Default the owner of the database being replaced, else I(login_user).
+    type: str
+  work_dir:
+    description:
+      - Where an C(s3://) backup is downloaded (removed afterwards). Default the system temporary folder.
+    type: path
+  s3:
+    description:
+      - S3 connection for an C(s3://) I(src), as in M(defneqr.dbops.pg_backup) (I(bucket) comes from the URI).
+    type: dict
+    suboptions:
+      region:
+        description: AWS region.
+        type: str
+      endpoint_url:
+        description: S3 endpoint of another provider or a test server.
+        type: str
+      access_key:
+        description: Access key id.
+        type: str
+      secret_key:
+        description: Secret access key.
+        type: str
+extends_documentation_fragment:
+  - defneqr.dbops.postgres
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: Checks the backup's files and reports the target database and the sessions a swap would end.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+author:
+  - Defne Qr operations team (@defneqr)
+'''
+
+EXAMPLES = r'''
+- name: Roll back to the snapshot taken before the migration (seconds, whatever the size)
+  defneqr.dbops.pg_restore:
+    src: "{{ snapshot.backup.folder }}"
+    database: dijitalmenu
+
+- name: Restore last night's backup beside the live database, then swap (the runbook's option 1, safely)
+  defneqr.dbops.pg_restore:
+    src: /backups/daily/dijitalmenu_20260218T030000Z
+    mode: replace
+    jobs: 2
+    terminate_sessions: true
+
+- name: Restore drill of the weekly S3 backup into a scratch database
+  defneqr.dbops.pg_restore:
+    src: s3://defneqr-backups/dijitalmenu/weekly/dijitalmenu_20260215T020000Z
+    database: restore_drill
+    mode: new
+'''
+
+RETURN = r'''
+database:
+  description: The database restored.
+  returned: always
+  type: str
+restored_into:
+  description: The database the data went into (the scratch name before the swap for C(replace)).
+  returned: always
+  type: str
+previous_database:
+  description: With C(replace), the name the replaced database now has (null when dropped).
+  returned: when mode is replace
+  type: str
+swap_seconds:
+  description: Seconds the two renames took.
+  returned: when mode is replace
+  type: float
+rows:
+  description: C(compared) tables and those whose row count C(differ).
+  returned: for dump backups
+  type: dict
+argv:
+  description: The pg_restore command (no secrets).
+  returned: for dump backups
+  type: list
+  elements: str
+duration:
+  description: Seconds the restore took.
+  returned: success
+  type: float
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.defneqr.dbops.plugins.module_utils import postgres
+from ansible_collections.defneqr.dbops.plugins.module_utils.restore import restore
+
+
+def main():
+    spec = postgres.postgres_argument_spec()
+    spec.update(
+        src=dict(type='str', required=True),
+        database=dict(type='str'),
+        mode=dict(type='str', default='replace', choices=['replace', 'new', 'clean']),
+        jobs=dict(type='int', default=1),
+        drop_old=dict(type='bool', default=False),
+        consume_snapshot=dict(type='bool', default=True),
+        terminate_sessions=dict(type='bool', default=False),
+        owner=dict(type='str'),
+        work_dir=dict(type='path'),
+        s3=dict(type='dict', options=dict(
+            region=dict(type='str'), endpoint_url=dict(type='str'), access_key=dict(type='str', no_log=True),
+            secret_key=dict(type='str', no_log=True))),
+    )
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    postgres.ensure_driver(module)
+    with postgres.failing_module(module):
+        result = restore(module.params, module.params, check_mode=module.check_mode)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

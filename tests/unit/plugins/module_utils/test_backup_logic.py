@@ -1,0 +1,88 @@
+"""Pure logic of backups: compression choice, pg_dump argv, retention plans, names."""
+import datetime
+
+import pytest
+
+from ansible_collections.defneqr.dbops.plugins.module_utils import backup_store as store
+from ansible_collections.defneqr.dbops.plugins.module_utils import dumps
+from ansible_collections.defneqr.dbops.plugins.module_utils.postgres import PgError
+
+NOW = datetime.datetime(2026, 11, 26, 3, 0, tzinfo=datetime.timezone.utc)
+
+
+def manifest(ident, days_ago, verified=True):
+    return dict(id=ident, started_at=(NOW - datetime.timedelta(days=days_ago)).isoformat(),
+                verification=dict(level='list' if verified else 'none', ok=verified))
+
+
+def test_retention_keeps_recent_and_the_newest_verified():
+    backups = [manifest('a', 1), manifest('b', 20, verified=False), manifest('c', 31), manifest('d', 40),
+               manifest('e', 50), manifest('f', 60, verified=False)]
+    delete, keep = store.plan_retention(backups, NOW, days=30, min_keep=2)
+    assert [m['id'] for m in delete] == ['d', 'e', 'f']
+    assert [m['id'] for m in keep] == ['a', 'b', 'c']
+
+
+def test_retention_never_deletes_the_last_verified_even_when_all_are_old():
+    backups = [manifest('old1', 100), manifest('old2', 200), manifest('bad', 1, verified=False)]
+    delete, _keep = store.plan_retention(backups, NOW, days=30, min_keep=1)
+    assert [m['id'] for m in delete] == ['old2']
+
+
+def test_retention_with_every_recent_backup_failed_keeps_the_verified_ones():
+    backups = [manifest('fail1', 1, False), manifest('fail2', 2, False), manifest('good', 45), manifest('good2', 50)]
+    delete, _keep = store.plan_retention(backups, NOW, days=30, min_keep=2)
+    assert delete == []
+
+
+@pytest.mark.parametrize('spec, expected', [
+    ('auto', ('auto', None)), ('zstd', ('zstd', None)), ('zstd:9', ('zstd', 9)), ('gzip:1', ('gzip', 1)),
+    ('none', ('none', None)),
+])
+def test_parse_spec(spec, expected):
+    assert dumps.parse_spec(spec) == expected
+
+
+@pytest.mark.parametrize('spec', ['zstd:0', 'gzip:10', 'lz4:13', 'bzip2', 'zstd;rm -rf /'])
+def test_parse_spec_refuses(spec):
+    with pytest.raises(PgError):
+        dumps.parse_spec(spec)
+
+
+def test_auto_prefers_the_external_zstd_for_custom_format(monkeypatch):
+    monkeypatch.setattr(dumps, 'pg_dump_supports', lambda pg_dump, method: method == 'gzip')
+    chosen = dumps.choose('auto', '/usr/bin/pg_dump', 'custom', which=lambda name: '/usr/bin/' + name)
+    assert (chosen.method, chosen.level, chosen.external) == ('zstd', 5, True)
+    fallback = dumps.choose('auto', '/usr/bin/pg_dump', 'custom', which=lambda name: None)
+    assert (fallback.method, fallback.level, fallback.external) == ('gzip', 1, False)
+    directory = dumps.choose('auto', '/usr/bin/pg_dump', 'directory', which=lambda name: '/usr/bin/' + name)
+    assert directory.external is False
+
+
+def test_explicit_method_without_any_support_is_an_error(monkeypatch):
+    monkeypatch.setattr(dumps, 'pg_dump_supports', lambda pg_dump, method: False)
+    with pytest.raises(PgError) as caught:
+        dumps.choose('lz4', '/usr/bin/pg_dump', 'custom', which=lambda name: None)
+    assert 'Install lz4' in str(caught.value)
+
+
+def test_dump_argv():
+    external = dumps.Compression('zstd', 5, external=True)
+    assert dumps.dump_argv('pg_dump', 'custom', external, 1, snapshot='0003-1') == [
+        'pg_dump', '--format=c', '--blobs', '--no-password', '--compress=0', '--snapshot=0003-1']
+    native = dumps.Compression('gzip', 1)
+    assert dumps.dump_argv('pg_dump', 'directory', native, 2, out_path='/b/data') == [
+        'pg_dump', '--format=d', '--blobs', '--no-password', '--compress=1', '--jobs=2', '--file=/b/data']
+    assert dumps.dump_argv('pg_dump', 'custom', dumps.Compression('zstd', 3), 1)[4] == '--compress=zstd:3'
+    assert dumps.dump_file_name('dijitalmenu', 'custom', external) == 'dijitalmenu.dump.zst'
+
+
+@pytest.mark.parametrize('label', ['add_performance_indexes', 'pre-20260218', 'v1.4.0'])
+def test_labels_accepted(label):
+    store.check_name(label, store.LABEL, 'label')
+
+
+@pytest.mark.parametrize('label', ['../etc', 'a b', 'x;y', '', 'é'])
+def test_labels_refused(label):
+    with pytest.raises(PgError):
+        store.check_name(label, store.LABEL, 'label')
