@@ -65,7 +65,8 @@ def parse_spec(spec):
 
 def pg_dump_supports(pg_dump, method):
     """Whether this pg_dump build compresses with method (probed without connecting)."""
-    probe = subprocess.run([pg_dump, '-Z', method, '--schema-only', '-d', 'host=/nonexistent-dbops-probe'],
+    level_only = '1' if method == 'gzip' else method  # pg_dump before 16 takes only a gzip level
+    probe = subprocess.run([pg_dump, '-Z', level_only, '--schema-only', '-d', 'host=/nonexistent-dbops-probe'],
                            capture_output=True, text=True, check=False, timeout=30)
     return not re.search(r'does not support|invalid value|invalid compression', probe.stderr)
 
