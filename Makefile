@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(abspath build/collections)
 
-.PHONY: setup lint sanity units functional test demo clean
+.PHONY: setup lint sanity units functional test demo demo-rollback clean
 
 $(VENV)/.installed: requirements.txt
 	python3 -m venv $(VENV)
@@ -39,6 +39,12 @@ functional: setup
 	$(BIN)/pytest -v tests/functional
 
 test: lint sanity units functional
+
+demo: setup
+	$(PY) examples/demo/run_demo.py $(if $(KEEP),--keep)
+
+demo-rollback: setup
+	$(PY) examples/demo/run_demo.py --rollback $(if $(KEEP),--keep)
 
 clean:
 	rm -rf build tests/output

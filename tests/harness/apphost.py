@@ -73,7 +73,8 @@ class AppHost:
         self.pm2('stop', APP_NAME)
 
     def processes(self):
-        return json.loads(self.pm2('jlist').stdout or '[]')
+        lines = self.pm2('jlist').stdout.strip().splitlines()  # the daemon may print banners first
+        return json.loads(lines[-1] if lines else '[]')
 
     def restarts(self):
         return sum(p['pm2_env'].get('restart_time', 0) for p in self.processes())

@@ -79,8 +79,11 @@ class Cluster:
         self.name = name
         self.bin_dir = bin_dir or server_bin_dir()
         self.base_dir = base_dir or tempfile.mkdtemp(prefix='dbops-%s-' % name)
+        os.makedirs(self.base_dir, exist_ok=True)
         self.data_dir = os.path.join(self.base_dir, 'data')
-        self.socket_dir = os.path.join(self.base_dir, 'run')
+        # unix socket paths are limited to 107 bytes: a deep checkout gets a short folder of its own
+        self.socket_dir = os.path.join(self.base_dir, 'run') if len(self.base_dir) < 70 \
+            else tempfile.mkdtemp(prefix='dbops-sock-')
         self.log_file = os.path.join(self.base_dir, 'postgres.log')
         self.port = free_port()
         self.superuser_password = secrets.token_urlsafe(12)

@@ -1,0 +1,173 @@
+"""`make demo`: the runbook's deployment of migrations 12-14, end to end, on this machine.
+
+An embedded PostgreSQL 18 holds the Defne Qr database at migration 11 with generated data; two
+app hosts (app1, app2: own folders, ports and pm2 daemons) run release 1.3.0; then
+`ansible-playbook playbooks/deploy.yml` deploys release 1.4.0 with all eight steps.
+`--rollback` deploys a release whose login is broken instead, to show the automatic rollback.
+Everything is stopped at the end unless --keep is given.
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, 'tests', 'harness'))
+sys.path.insert(0, os.path.join(REPO, 'examples', 'defneqr'))
+
+import apphost  # noqa: E402  pylint: disable=wrong-import-position
+import paths  # noqa: E402  pylint: disable=wrong-import-position
+import pgcluster  # noqa: E402  pylint: disable=wrong-import-position
+
+sys.path.insert(0, paths.collections_root())
+from ansible_collections.defneqr.dbops.plugins.module_utils import postgres  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.defneqr.dbops.plugins.module_utils import prisma_migrations  # noqa: E402  pylint: disable=wrong-import-position
+import generate_data  # noqa: E402  pylint: disable=wrong-import-position,wrong-import-order
+
+MIGRATION_11 = '20260218174944_add_plan_popular_and_extra_price'
+RELEASE_FILES = ('package.json', 'package-lock.json', 'ecosystem.config.js', 'src', 'prisma', 'migrations')
+
+
+def release_archive(path, keep_until=None, fault=None):
+    """A release tarball of the example backend; keep_until drops later migrations."""
+    with tarfile.open(path, 'w:gz') as tar:
+        for name in RELEASE_FILES:
+            def only_kept(info, name=name):
+                parts = info.name.split('/')
+                if keep_until and name == 'prisma' and len(parts) > 2 and parts[1] == 'migrations' \
+                        and parts[2][:1].isdigit() and parts[2] > keep_until:
+                    return None
+                return info
+            tar.add(os.path.join(paths.BACKEND, name), arcname=name, filter=only_kept)
+        if fault:
+            fault_file = path + '.FAULT'
+            with open(fault_file, 'w', encoding='utf-8') as stream:
+                stream.write(fault + '\n')
+            tar.add(fault_file, arcname='FAULT')
+            os.unlink(fault_file)
+    return path
+
+
+def write_private(path, text):
+    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(handle, 'w') as stream:
+        stream.write(text)
+
+
+class Demo:
+    def __init__(self, root, scale):
+        self.root = root
+        self.scale = scale
+        self.cluster = None
+        self.hosts = []
+
+    def prepare(self):
+        if os.path.isdir(self.root):
+            shutil.rmtree(self.root)
+        os.makedirs(self.root)
+        print('== Starting an embedded PostgreSQL (the db host)')
+        self.cluster = pgcluster.Cluster(name='demo', base_dir=os.path.join(self.root, 'pg'), durable=True).start()
+        self.cluster.create_database('dijitalmenu')
+        params = dict(login_host='127.0.0.1', login_port=self.cluster.port, login_user=pgcluster.APP_ROLE,
+                      login_password=self.cluster.app_password, login_db='dijitalmenu', ssl_mode='disable')
+        clock = time.time()
+        prisma_migrations.deploy(postgres.connect(params), prisma_migrations.Project(paths.BACKEND),
+                                 target=MIGRATION_11)
+        print('== Migrations 1-11 applied; loading the example data at scale %g' % self.scale)
+        generate_data.load(postgres.connect(params, autocommit=False), self.scale)
+        print('   ready in %.1fs' % (time.time() - clock))
+        releases = os.path.join(self.root, 'releases')
+        os.makedirs(releases)
+        self.archives = dict(
+            previous=release_archive(os.path.join(releases, 'backend-1.3.0.tar.gz'), keep_until=MIGRATION_11),
+            new=release_archive(os.path.join(releases, 'backend-1.4.0.tar.gz')),
+            broken=release_archive(os.path.join(releases, 'backend-1.4.0-broken.tar.gz'), fault='login'))
+        self.write_inventory(params)
+
+    def write_inventory(self, params):
+        url = 'postgresql://%s:%s@127.0.0.1:%d/dijitalmenu' % (pgcluster.APP_ROLE, params['login_password'],
+                                                               self.cluster.port)
+        app_hosts = {}
+        for name in ('app1', 'app2'):
+            host = apphost.AppHost(os.path.join(self.root, name), pgcluster.free_port(), name=name)
+            self.hosts.append(host)
+            app_hosts[name] = dict(app_root=host.base_dir, app_port=host.port, app_pm2_home=host.pm2_home,
+                                   app_pm2_bin=apphost.PM2, app_log_dir=host.log_dir,
+                                   app_env_file=os.path.join(host.base_dir, 'shared', 'backend.env'),
+                                   app_env=dict(DATABASE_URL=url, JWT_SECRET='demo-jwt-secret'))
+        inventory = dict(all=dict(
+            vars=dict(ansible_connection='local', ansible_python_interpreter=sys.executable,
+                      dbops_db_name='dijitalmenu', dbops_db_login_host='127.0.0.1',
+                      dbops_db_login_port=self.cluster.port, dbops_db_login_user=pgcluster.APP_ROLE,
+                      dbops_db_login_password=params['login_password'], dbops_db_ssl_mode='disable',
+                      dbops_pg_bin_dir=self.cluster.bin_dir, dbops_backup_dest=os.path.join(self.root, 'backups'),
+                      deploy_report_dir=os.path.join(self.root, 'reports'),
+                      demo_previous_release='1.3.0', demo_previous_archive=self.archives['previous']),
+            children=dict(db=dict(hosts=dict(db1={})), app=dict(hosts=app_hosts))))
+        self.inventory = os.path.join(self.root, 'inventory.json')
+        write_private(self.inventory, json.dumps(inventory, indent=2))  # holds passwords: 0600
+
+    def playbook(self, path, *extra):
+        env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=paths.collections_root(), ANSIBLE_FORCE_COLOR='0',
+                   ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_CALLBACK_RESULT_FORMAT='yaml',
+                   ANSIBLE_DISPLAY_SKIPPED_HOSTS='false')
+        argv = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', self.inventory, path]
+        return subprocess.run(argv + list(extra), env=env, check=False).returncode
+
+    def run(self, rollback):
+        print('== Release 1.3.0 on app1 and app2 under pm2')
+        if self.playbook(os.path.join(HERE, 'setup.yml')) != 0:
+            raise SystemExit('demo set-up failed')
+        release = 'broken' if rollback else 'new'
+        print('== ansible-playbook playbooks/deploy.yml: release %s' % os.path.basename(self.archives[release]))
+        from test_example_migrations import RUNBOOK_INDEXES  # pylint: disable=import-outside-toplevel
+        code = self.playbook(os.path.join(REPO, 'playbooks', 'deploy.yml'),
+                             '-e', 'deploy_release_id=1.4.0%s' % ('-broken' if rollback else ''),
+                             '-e', 'deploy_release_archive=%s' % self.archives[release],
+                             '-e', json.dumps(dict(deploy_expected_indexes=RUNBOOK_INDEXES,
+                                                   deploy_monitor_seconds=int(os.environ.get('DEMO_MONITOR', 10)))))
+        reports = os.path.join(self.root, 'reports')
+        latest = sorted(os.listdir(reports))[-1] if os.path.isdir(reports) else None
+        if latest:
+            with open(os.path.join(reports, latest, 'report.md'), encoding='utf-8') as stream:
+                print('\n' + stream.read())
+            print('Report: %s' % os.path.join(reports, latest))
+        for host in self.hosts:
+            print('%s /health: %s' % (host.name, apphost.http('GET', host.url + '/health')))
+        return code
+
+    def stop(self):
+        for host in self.hosts:
+            host.kill()
+        if self.cluster:
+            self.cluster.stop(remove=False)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
+    parser.add_argument('--rollback', action='store_true', help='deploy a broken release: automatic rollback')
+    parser.add_argument('--keep', action='store_true', help='leave PostgreSQL and the app hosts running')
+    parser.add_argument('--scale', type=float, default=float(os.environ.get('DEMO_SCALE', 1)))
+    args = parser.parse_args()
+    sys.path.insert(0, os.path.join(REPO, 'tests', 'functional'))
+    demo = Demo(os.path.join(REPO, 'build', 'demo'), args.scale)
+    try:
+        demo.prepare()
+        code = demo.run(args.rollback)
+    finally:
+        if not args.keep:
+            demo.stop()
+    if args.rollback:
+        # the deploy must fail and roll back: that is the demonstration
+        print('\nThe deploy failed its smoke test and was rolled back automatically (exit %d).' % code)
+        return 0 if code != 0 else 1
+    return code
+
+
+if __name__ == '__main__':
+    sys.exit(main())
