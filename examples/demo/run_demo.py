@@ -133,9 +133,12 @@ class Demo:
                                                    deploy_monitor_seconds=int(os.environ.get('DEMO_MONITOR', 10)))))
         reports = os.path.join(self.root, 'reports')
         latest = sorted(os.listdir(reports))[-1] if os.path.isdir(reports) else None
+        self.outcome = None
         if latest:
             with open(os.path.join(reports, latest, 'report.md'), encoding='utf-8') as stream:
                 print('\n' + stream.read())
+            with open(os.path.join(reports, latest, 'report.json'), encoding='utf-8') as stream:
+                self.outcome = json.load(stream)['outcome']
             print('Report: %s' % os.path.join(reports, latest))
         for host in self.hosts:
             print('%s /health: %s' % (host.name, apphost.http('GET', host.url + '/health')))
@@ -164,8 +167,11 @@ def main():
             demo.stop()
     if args.rollback:
         # the deploy must fail and roll back: that is the demonstration
-        print('\nThe deploy failed its smoke test and was rolled back automatically (exit %d).' % code)
-        return 0 if code != 0 else 1
+        if code != 0 and demo.outcome == 'rolled_back':
+            print('\nThe deploy failed its smoke test and was rolled back automatically (exit %d).' % code)
+            return 0
+        print('\nUnexpected: the broken release ended as %s (exit %d).' % (demo.outcome, code))
+        return 1
     return code
 
 

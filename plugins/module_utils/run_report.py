@@ -155,9 +155,9 @@ def markdown(report):
     if report.get('incident'):
         trigger = report['incident'].get('trigger') or {}
         rollback = report['incident'].get('rollback') or {}
+        step = trigger.get('step') or {}
         out += ['', '## Incident report', '',
-                '- Trigger: step %s (%s) on %s' % ((trigger.get('step') or {}).get('number'),
-                                                  (trigger.get('step') or {}).get('name'), trigger.get('host')),
+                '- Trigger: step %s (%s) on %s' % (step.get('number'), step.get('name'), trigger.get('host')),
                 '- Failed task: %s' % trigger.get('task'), '- Error: %s' % trigger.get('error'),
                 '- Database: %s' % rollback.get('database'), '- Release: %s' % rollback.get('release'),
                 '- Data state verified: %s' % rollback.get('health')]
