@@ -6,7 +6,8 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(abspath build/collections)
 
-.PHONY: setup lint sanity units functional test demo demo-rollback clean
+.PHONY: setup lint sanity units functional e2e test demo demo-rollback clean
+E2E := tests/functional/test_deploy_playbook.py tests/functional/test_backup_playbooks.py
 
 $(VENV)/.installed: requirements.txt
 	python3 -m venv $(VENV)
@@ -36,9 +37,12 @@ units: setup
 	$(BIN)/pytest -q tests/unit
 
 functional: setup
-	$(BIN)/pytest -v tests/functional
+	$(BIN)/pytest -v tests/functional $(addprefix --ignore=,$(E2E))
 
-test: lint sanity units functional
+e2e: setup
+	$(BIN)/pytest -v $(E2E)
+
+test: lint sanity units functional e2e
 
 demo: setup
 	$(PY) examples/demo/run_demo.py $(if $(KEEP),--keep)

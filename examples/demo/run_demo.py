@@ -9,6 +9,7 @@ Everything is stopped at the end unless --keep is given.
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -33,8 +34,10 @@ MIGRATION_11 = '20260218174944_add_plan_popular_and_extra_price'
 RELEASE_FILES = ('package.json', 'package-lock.json', 'ecosystem.config.js', 'src', 'prisma', 'migrations')
 
 
-def release_archive(path, keep_until=None, fault=None):
-    """A release tarball of the example backend; keep_until drops later migrations."""
+def release_archive(path, keep_until=None, fault=None, source=None):
+    """A release tarball of the example backend (or a changed copy of it in source); keep_until drops
+    later migrations."""
+    source = source or paths.BACKEND
     with tarfile.open(path, 'w:gz') as tar:
         for name in RELEASE_FILES:
             def only_kept(info, name=name):
@@ -43,7 +46,7 @@ def release_archive(path, keep_until=None, fault=None):
                         and parts[2][:1].isdigit() and parts[2] > keep_until:
                     return None
                 return info
-            tar.add(os.path.join(paths.BACKEND, name), arcname=name, filter=only_kept)
+            tar.add(os.path.join(source, name), arcname=name, filter=only_kept)
         if fault:
             fault_file = path + '.FAULT'
             with open(fault_file, 'w', encoding='utf-8') as stream:
@@ -53,6 +56,13 @@ def release_archive(path, keep_until=None, fault=None):
     return path
 
 
+def runbook_indexes():
+    """The indexes of add_performance_indexes: the runbook's index coverage list."""
+    with open(os.path.join(paths.MIGRATIONS, '20260218193213_add_performance_indexes', 'migration.sql'),
+              encoding='utf-8') as stream:
+        return re.findall(r'CREATE INDEX "([^"]+)"', stream.read())
+
+
 def write_private(path, text):
     handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(handle, 'w') as stream:
@@ -60,39 +70,50 @@ def write_private(path, text):
 
 
 class Demo:
-    def __init__(self, root, scale):
+    def __init__(self, root, scale, monitor_seconds=10, bin_dir=None):
         self.root = root
         self.scale = scale
+        self.monitor_seconds = monitor_seconds
+        self.bin_dir = bin_dir
         self.cluster = None
         self.hosts = []
+        self.outcome = None
+        self.last_output = None
+        self.reports = os.path.join(root, 'reports')
 
-    def prepare(self):
+    def prepare(self, host_vars=None, quiet=False):
         if os.path.isdir(self.root):
             shutil.rmtree(self.root)
         os.makedirs(self.root)
-        print('== Starting an embedded PostgreSQL (the db host)')
-        self.cluster = pgcluster.Cluster(name='demo', base_dir=os.path.join(self.root, 'pg'), durable=True).start()
+        say = (lambda *a: None) if quiet else print
+        say('== Starting an embedded PostgreSQL (the db host)')
+        self.cluster = pgcluster.Cluster(name='demo', base_dir=os.path.join(self.root, 'pg'), bin_dir=self.bin_dir,
+                                         durable=not quiet).start()
         self.cluster.create_database('dijitalmenu')
         params = dict(login_host='127.0.0.1', login_port=self.cluster.port, login_user=pgcluster.APP_ROLE,
                       login_password=self.cluster.app_password, login_db='dijitalmenu', ssl_mode='disable')
         clock = time.time()
         prisma_migrations.deploy(postgres.connect(params), prisma_migrations.Project(paths.BACKEND),
                                  target=MIGRATION_11)
-        print('== Migrations 1-11 applied; loading the example data at scale %g' % self.scale)
-        generate_data.load(postgres.connect(params, autocommit=False), self.scale)
-        print('   ready in %.1fs' % (time.time() - clock))
+        say('== Migrations 1-11 applied; loading the example data at scale %g' % self.scale)
+        generate_data.load(postgres.connect(params, autocommit=False), self.scale,
+                           log=(lambda *a: None) if quiet else print)
+        say('   ready in %.1fs' % (time.time() - clock))
         releases = os.path.join(self.root, 'releases')
         os.makedirs(releases)
         self.archives = dict(
             previous=release_archive(os.path.join(releases, 'backend-1.3.0.tar.gz'), keep_until=MIGRATION_11),
             new=release_archive(os.path.join(releases, 'backend-1.4.0.tar.gz')),
             broken=release_archive(os.path.join(releases, 'backend-1.4.0-broken.tar.gz'), fault='login'))
-        self.write_inventory(params)
+        self.params = params
+        self.write_inventory(params, host_vars)
 
-    def write_inventory(self, params):
+    def write_inventory(self, params, host_vars=None):
         url = 'postgresql://%s:%s@127.0.0.1:%d/dijitalmenu' % (pgcluster.APP_ROLE, params['login_password'],
                                                                self.cluster.port)
+        self.database_url = url
         app_hosts = {}
+        self.hosts = []
         for name in ('app1', 'app2'):
             host = apphost.AppHost(os.path.join(self.root, name), pgcluster.free_port(), name=name)
             self.hosts.append(host)
@@ -100,6 +121,9 @@ class Demo:
                                    app_pm2_bin=apphost.PM2, app_log_dir=host.log_dir,
                                    app_env_file=os.path.join(host.base_dir, 'shared', 'backend.env'),
                                    app_env=dict(DATABASE_URL=url, JWT_SECRET='demo-jwt-secret'))
+            overrides = dict((host_vars or {}).get(name, {}))
+            app_hosts[name]['app_env'].update(overrides.pop('app_env_extra', {}))
+            app_hosts[name].update(overrides)
         inventory = dict(all=dict(
             vars=dict(ansible_connection='local', ansible_python_interpreter=sys.executable,
                       dbops_db_name='dijitalmenu', dbops_db_login_host='127.0.0.1',
@@ -112,34 +136,48 @@ class Demo:
         self.inventory = os.path.join(self.root, 'inventory.json')
         write_private(self.inventory, json.dumps(inventory, indent=2))  # holds passwords: 0600
 
-    def playbook(self, path, *extra):
+    def playbook(self, path, *extra, quiet=False):
         env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=paths.collections_root(), ANSIBLE_FORCE_COLOR='0',
                    ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_CALLBACK_RESULT_FORMAT='yaml',
                    ANSIBLE_DISPLAY_SKIPPED_HOSTS='false')
         argv = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', self.inventory, path]
-        return subprocess.run(argv + list(extra), env=env, check=False).returncode
+        output = subprocess.PIPE if quiet else None
+        done = subprocess.run(argv + list(extra), env=env, check=False, stdout=output, stderr=subprocess.STDOUT,
+                              text=True)
+        self.last_output = done.stdout
+        return done.returncode
+
+    def start_previous_release(self, quiet=False):
+        if self.playbook(os.path.join(HERE, 'setup.yml'), quiet=quiet) != 0:
+            raise SystemExit('demo set-up failed:\n%s' % (self.last_output or ''))
+
+    def deploy(self, archive, release_id, extra=None, quiet=False):
+        """Run playbooks/deploy.yml; returns (exit code, the run report or None)."""
+        variables = dict(deploy_release_id=release_id, deploy_release_archive=archive,
+                         deploy_expected_indexes=runbook_indexes(), deploy_monitor_seconds=self.monitor_seconds)
+        variables.update(extra or {})
+        before = set(os.listdir(self.reports)) if os.path.isdir(self.reports) else set()
+        code = self.playbook(os.path.join(REPO, 'playbooks', 'deploy.yml'), '-e', json.dumps(variables),
+                             quiet=quiet)
+        new = sorted(set(os.listdir(self.reports)) - before) if os.path.isdir(self.reports) else []
+        report = None
+        if new:
+            with open(os.path.join(self.reports, new[-1], 'report.json'), encoding='utf-8') as stream:
+                report = json.load(stream)
+            report['folder'] = os.path.join(self.reports, new[-1])
+        return code, report
 
     def run(self, rollback):
         print('== Release 1.3.0 on app1 and app2 under pm2')
-        if self.playbook(os.path.join(HERE, 'setup.yml')) != 0:
-            raise SystemExit('demo set-up failed')
+        self.start_previous_release()
         release = 'broken' if rollback else 'new'
         print('== ansible-playbook playbooks/deploy.yml: release %s' % os.path.basename(self.archives[release]))
-        from test_example_migrations import RUNBOOK_INDEXES  # pylint: disable=import-outside-toplevel
-        code = self.playbook(os.path.join(REPO, 'playbooks', 'deploy.yml'),
-                             '-e', 'deploy_release_id=1.4.0%s' % ('-broken' if rollback else ''),
-                             '-e', 'deploy_release_archive=%s' % self.archives[release],
-                             '-e', json.dumps(dict(deploy_expected_indexes=RUNBOOK_INDEXES,
-                                                   deploy_monitor_seconds=int(os.environ.get('DEMO_MONITOR', 10)))))
-        reports = os.path.join(self.root, 'reports')
-        latest = sorted(os.listdir(reports))[-1] if os.path.isdir(reports) else None
-        self.outcome = None
-        if latest:
-            with open(os.path.join(reports, latest, 'report.md'), encoding='utf-8') as stream:
+        code, report = self.deploy(self.archives[release], '1.4.0%s' % ('-broken' if rollback else ''))
+        self.outcome = report['outcome'] if report else None
+        if report:
+            with open(os.path.join(report['folder'], 'report.md'), encoding='utf-8') as stream:
                 print('\n' + stream.read())
-            with open(os.path.join(reports, latest, 'report.json'), encoding='utf-8') as stream:
-                self.outcome = json.load(stream)['outcome']
-            print('Report: %s' % os.path.join(reports, latest))
+            print('Report: %s' % report['folder'])
         for host in self.hosts:
             print('%s /health: %s' % (host.name, apphost.http('GET', host.url + '/health')))
         return code
@@ -157,8 +195,7 @@ def main():
     parser.add_argument('--keep', action='store_true', help='leave PostgreSQL and the app hosts running')
     parser.add_argument('--scale', type=float, default=float(os.environ.get('DEMO_SCALE', 1)))
     args = parser.parse_args()
-    sys.path.insert(0, os.path.join(REPO, 'tests', 'functional'))
-    demo = Demo(os.path.join(REPO, 'build', 'demo'), args.scale)
+    demo = Demo(os.path.join(REPO, 'build', 'demo'), args.scale, int(os.environ.get('DEMO_MONITOR', 10)))
     try:
         demo.prepare()
         code = demo.run(args.rollback)

@@ -121,6 +121,10 @@ class BackupJob(object):
         lock = None if check_mode else self.store.lock()
         try:
             result['cleaned'] = self.store.clean_leftovers(self.kind, check_mode)
+            if self.options.get('retention_only'):
+                result['retention'] = self.expire(check_mode)
+                result['changed'] = bool(result['retention']['deleted'])
+                return result
             if self.options['method'] == 'snapshot':
                 result.update(self.snapshot(started, check_mode))
             else:

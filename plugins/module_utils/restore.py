@@ -87,6 +87,13 @@ def _restore(params, options, folder, manifest, check_mode, clock):
     if problems:
         raise PgError('The backup %s is damaged: %s. Nothing was restored; use another backup.'
                       % (folder, '; '.join(problems)))
+    if mode == 'drill':
+        if not check_mode:
+            result.update(backup_mod.restore_drill(params, admin, folder, manifest), changed=False)
+            if not result['ok']:
+                raise PgError('Restore drill of %s failed: %s' % (manifest['id'], result['message']))
+        result['duration'] = round(time.time() - clock, 3)
+        return result
     exists = backup_mod.database_exists(admin, database)
     owner = options.get('owner') or database_owner(admin, database) or params.get('login_user')
     if mode == 'new' and exists:

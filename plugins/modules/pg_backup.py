@@ -101,6 +101,12 @@ options:
       - With I(method=snapshot), end other sessions on the database instead of refusing.
     type: bool
     default: false
+  retention_only:
+    description:
+      - Take no backup; only expire old backups of I(kind) by I(retention_days) and I(min_keep) (the runbook's
+        weekly C(backup.sh cleanup)).
+    type: bool
+    default: false
   s3:
     description:
       - Upload the backup after it succeeded locally (the runbook's weekly cloud backup). Credentials come from
@@ -288,16 +294,18 @@ def main():
         retention_days=dict(type='int'),
         min_keep=dict(type='int', default=3),
         terminate_sessions=dict(type='bool', default=False),
+        retention_only=dict(type='bool', default=False),
         s3=dict(type='dict', options=s3_argument_spec()),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
-                           required_one_of=[('database', 'login_db')])
+                           required_one_of=[('database', 'login_db')],
+                           required_if=[('retention_only', True, ['retention_days'])])
     postgres.ensure_driver(module)
     options = dict(module.params, database=module.params['database'] or module.params['login_db'])
     with postgres.failing_module(module):
         job = BackupJob(module.params, options)
         result = job.run(check_mode=module.check_mode)
-        if options['s3'] and options['method'] == 'dump':
+        if options['s3'] and options['method'] == 'dump' and not options['retention_only']:
             result['s3'] = upload_backup(options['s3'], result['backup'], job.kind, module.check_mode)
     module.exit_json(**result)
 

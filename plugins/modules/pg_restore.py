@@ -21,6 +21,8 @@ description:
   - C(mode=new) restores into a database that does not exist yet.
   - C(mode=clean) is the runbook's in-place C(pg_restore --clean --if-exists), run in one transaction
     when I(jobs=1) so that a failure changes nothing.
+  - C(mode=drill) is the restore drill (the runbook's "restore test in dev"), restores into a scratch database,
+    compares every table's row count with the backup's, and drops it; the live database is not touched.
   - A snapshot backup (I(method=snapshot)) is restored by swapping the snapshot database into place, in
     about constant time.
   - After the restore, every table's row count is compared with the counts recorded at dump time
@@ -37,9 +39,9 @@ options:
     type: str
   mode:
     description:
-      - C(replace), C(new) or C(clean), see the description.
+      - C(replace), C(new), C(clean) or C(drill), see the description.
     type: str
-    choices: [ replace, new, clean ]
+    choices: [ replace, new, clean, drill ]
     default: replace
   jobs:
     description:
@@ -167,7 +169,7 @@ def main():
     spec.update(
         src=dict(type='str', required=True),
         database=dict(type='str'),
-        mode=dict(type='str', default='replace', choices=['replace', 'new', 'clean']),
+        mode=dict(type='str', default='replace', choices=['replace', 'new', 'clean', 'drill']),
         jobs=dict(type='int', default=1),
         drop_old=dict(type='bool', default=False),
         consume_snapshot=dict(type='bool', default=True),

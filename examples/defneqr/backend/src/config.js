@@ -27,12 +27,15 @@ function expectedMigration(appDir) {
   return names[names.length - 1];
 }
 
-// A deliberately broken release for rollback tests: DEFNEQR_FAULT or a FAULT file in the
-// release folder names the failure (health, login, crash, slow).
-function fault(appDir) {
-  if (process.env.DEFNEQR_FAULT) return process.env.DEFNEQR_FAULT.trim();
+// A deliberately broken release for rollback tests: DEFNEQR_FAULT (environment or env file) or a
+// FAULT file in the release folder names the failure (health, login, crash, slow). "crash@1.4.0"
+// breaks only the release folder named 1.4.0 (a host whose setup the new release does not fit).
+function fault(appDir, fileValues) {
   const file = path.join(appDir, 'FAULT');
-  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim() : '';
+  const spec = (process.env.DEFNEQR_FAULT || fileValues.DEFNEQR_FAULT
+    || (fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '')).trim();
+  const [kind, release] = spec.split('@');
+  return !release || release === path.basename(fs.realpathSync(appDir)) ? kind : '';
 }
 
 function load() {
@@ -45,7 +48,7 @@ function load() {
     databaseUrl: get('DATABASE_URL', ''),
     jwtSecret: get('JWT_SECRET', 'defneqr-example-secret-change-me'),
     expectedMigration: expectedMigration(APP_DIR),
-    fault: fault(APP_DIR),
+    fault: fault(APP_DIR, fileValues),
     release: path.basename(fs.realpathSync(APP_DIR)),
   };
 }

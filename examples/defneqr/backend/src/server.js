@@ -3,6 +3,8 @@
 //   GET  /health            200 {"status":"ok","db":"ok","migration":...} or 503
 //   POST /api/auth/login    {"email","password"} -> {"token", "user"}
 //   GET  /api/restaurants   Bearer token -> restaurants with category and product counts
+//   POST /api/scans         {"restaurantId"} -> a QR menu scan recorded (201 {"id"})
+const crypto = require('crypto');
 const http = require('http');
 const { Pool } = require('pg');
 const config = require('./config').load();
@@ -101,10 +103,22 @@ async function restaurants(req) {
   return [200, { restaurants: result.rows }];
 }
 
+// A customer scanned a table's QR code: the analytics row the menu writes on every visit.
+async function recordScan(req) {
+  const { restaurantId } = await readJson(req);
+  if (typeof restaurantId !== 'string') return [400, { error: 'restaurantId is required' }];
+  const id = `scn_${crypto.randomUUID()}`;
+  await pool.query(
+    'INSERT INTO menu_scans (id, "restaurantId", "ipAddress", "userAgent") VALUES ($1, $2, $3, $4)',
+    [id, restaurantId, req.socket.remoteAddress || null, String(req.headers['user-agent'] || '').slice(0, 200)]);
+  return [201, { id }];
+}
+
 const routes = {
   'GET /health': health,
   'POST /api/auth/login': login,
   'GET /api/restaurants': restaurants,
+  'POST /api/scans': recordScan,
 };
 
 const server = http.createServer(async (req, res) => {

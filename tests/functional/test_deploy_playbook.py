@@ -1,0 +1,242 @@
+"""playbooks/deploy.yml end to end: success, and a fault injected at each of steps 2-8.
+
+Each case builds its own world: an embedded PostgreSQL at migration 11 with data, two app hosts
+running release 1.3.0 under their own pm2, and a client writing QR scans to app1 during the
+whole run. After a failure: the play exits non-zero, both hosts run 1.3.0 and are healthy, the
+data equals the data at the stop (every scan acknowledged before the stop is there), the
+migration history is consistent, and the incident report exists.
+"""
+import datetime
+import os
+import shutil
+import sys
+import threading
+import time
+
+import pytest
+
+import apphost
+import paths
+from ansible_collections.defneqr.dbops.plugins.module_utils import postgres
+from test_example_migrations import RUNBOOK_INDEXES
+
+sys.path.insert(0, os.path.join(paths.REPO, 'examples', 'demo'))
+import run_demo  # noqa: E402  pylint: disable=wrong-import-position,wrong-import-order
+
+M11 = '20260218174944_add_plan_popular_and_extra_price'
+LATEST = '20260218193213_add_performance_indexes'
+STATIC_TABLES = ('users', 'restaurants', 'categories', 'products', 'orders', 'order_items', 'payments', 'stocks',
+                 'tables', 'plans', 'subscriptions')
+
+
+class ScanWriter(threading.Thread):
+    """A customer scanning QR codes on app1 all through the run; remembers what was acknowledged."""
+
+    def __init__(self, url):
+        super().__init__(daemon=True)
+        self.url = url
+        self.acked = []
+        self.running = True
+
+    def run(self):
+        while self.running:
+            status, body = apphost.http('POST', self.url + '/api/scans', dict(restaurantId='rst_0000003'), timeout=2)
+            if status == 201:
+                self.acked.append((datetime.datetime.utcnow(), body['id']))
+            time.sleep(0.05)
+
+    def stop(self):
+        self.running = False
+        self.join(timeout=10)
+
+
+def fingerprints(params):
+    conn = postgres.connect(params)
+    prints = {}
+    for table in STATIC_TABLES:
+        name = postgres.identifier(table).as_string(conn)
+        prints[table] = postgres.query(conn, "SELECT count(*) AS n, md5(string_agg(t::text, '|' ORDER BY t.id)) "
+                                             "AS h FROM %s t" % name)[0]
+    return prints
+
+
+def scan_ids(params):
+    return set(r['id'] for r in postgres.query(postgres.connect(params), 'SELECT id FROM menu_scans'))
+
+
+def history(params):
+    return postgres.query(postgres.connect(params), 'SELECT migration_name, finished_at, rolled_back_at '
+                                                    'FROM _prisma_migrations ORDER BY started_at')
+
+
+def changed_backend(tmp_path, change):
+    """A copy of the example backend with a change made by change(folder)."""
+    folder = tmp_path / 'changed-backend'
+    shutil.copytree(paths.BACKEND, str(folder), ignore=shutil.ignore_patterns('node_modules', 'logs', '.env', 'FAULT'))
+    change(folder)
+    return str(folder)
+
+
+@pytest.fixture
+def world(tmp_path):
+    demo = run_demo.Demo(str(tmp_path / 'w'), scale=0.3, monitor_seconds=3)
+    yield demo
+    demo.stop()
+    shutil.rmtree(demo.cluster.base_dir, ignore_errors=True) if demo.cluster else None
+
+
+def start(world, host_vars=None):
+    world.prepare(host_vars=host_vars, quiet=True)
+    world.start_previous_release(quiet=True)
+    before = dict(static=fingerprints(world.params), scans=scan_ids(world.params))
+    writer = ScanWriter(world.hosts[0].url)
+    writer.start()
+    return before, writer
+
+
+def run(world, writer, archive, release_id, extra=None):
+    try:
+        code, report = world.deploy(archive, release_id, extra, quiet=True)
+    finally:
+        writer.stop()
+    return code, report
+
+
+def assert_rolled_back(world, before, writer, code, report, step, strategy_keeps_late_writes=False):
+    assert code != 0, world.last_output[-3000:]
+    assert report and report['outcome'] == 'rolled_back', world.last_output[-3000:]
+    assert report['incident']['trigger']['step']['number'] == step, report['incident']
+    assert report['incident']['rollback']['healthy'] is True
+    assert os.path.isfile(os.path.join(report['folder'], 'report.md'))
+    for host in world.hosts:
+        status, body = apphost.http('GET', host.url + '/health')
+        assert status == 200 and body['release'] == '1.3.0' and body['migration'] == M11, (host.name, body)
+    assert fingerprints(world.params) == before['static']
+    in_db = scan_ids(world.params) - before['scans']
+    steps = report['steps'] + [report['incident']['trigger']['step']]  # completed steps and the failed one
+    restarted = next((s['started'] for s in steps if s.get('name') == 'start'), None)
+    before_restart = set(i for at, i in writer.acked if restarted is None or at.isoformat() < restarted)
+    assert before_restart, 'the writer got no acknowledgement: the test did not write anything'
+    assert before_restart <= in_db, 'scans acknowledged before the stop were lost'
+    assert in_db <= set(i for _at, i in writer.acked)
+    if not strategy_keeps_late_writes and restarted:
+        # what the new release wrote before the rollback is gone with the database it wrote to
+        began = report['incident']['rollback']['began']
+        written_by_new_release = set(i for at, i in writer.acked if restarted <= at.isoformat() < began)
+        assert not in_db & written_by_new_release
+    live = [r['migration_name'] for r in history(world.params) if r['finished_at'] and not r['rolled_back_at']]
+    assert live[-1] == M11 and all(name <= M11 for name in live)
+    assert not [r for r in history(world.params) if not r['finished_at'] and not r['rolled_back_at']]
+
+
+def test_deploy_succeeds_with_all_eight_steps(world):
+    before, writer = start(world)
+    code, report = run(world, writer, *_new(world))
+    assert code == 0, world.last_output[-3000:]
+    assert report['outcome'] == 'deployed'
+    assert [s['name'] for s in report['steps']] == ['prepare', 'backup', 'stop', 'migrate', 'verify', 'start',
+                                                     'smoke', 'monitor']
+    assert report['downtime_seconds'] is not None and report['downtime_seconds'] < 60
+    assert [m['name'] for m in report['evidence']['migrate']['applied']][-1] == LATEST
+    for host in world.hosts:
+        status, body = apphost.http('GET', host.url + '/health')
+        assert status == 200 and body['release'] == '1.4.0' and body['migration'] == LATEST
+    # the migration adds columns, so rows compare by count here; every acknowledged scan is kept
+    assert dict((t, f['n']) for t, f in fingerprints(world.params).items()) == \
+        dict((t, f['n']) for t, f in before['static'].items())
+    assert set(i for _at, i in writer.acked) <= scan_ids(world.params)
+    lines = dict((line['item'], line['done']) for section in report['checklist'] for line in section['lines'])
+    assert lines['Full database backup completed'] and lines['Smoke tests passed']
+    assert lines['Team notified'] is False  # not automated, and not pretended
+    again_code, again = world.deploy(world.archives['new'], '1.4.0', quiet=True)
+    assert again_code == 0 and again['outcome'] == 'nothing_pending'
+
+
+def _new(world):
+    return world.archives['new'], '1.4.0'
+
+
+def test_step2_failing_backup_upload_changes_nothing_and_never_stops_the_app(world):
+    before, writer = start(world)
+    bad_s3 = dict(bucket='defneqr-backups', endpoint_url='http://127.0.0.1:9', region='eu-central-1',
+                  access_key='x', secret_key='y')
+    code, report = run(world, writer, *_new(world), extra=dict(deploy_backup_s3=bad_s3))
+    assert_rolled_back(world, before, writer, code, report, step=2)
+    assert 'untouched' in report['incident']['rollback']['database']
+
+
+def test_step3_app_that_will_not_stop(world, tmp_path):
+    wrapper = tmp_path / 'pm2-that-cannot-stop'
+    wrapper.write_text('#!/bin/sh\nif [ "$1" = stop ]; then echo "[PM2][ERROR] Process 0 not stopped" >&2; '
+                       'exit 1; fi\nexec %s "$@"\n' % apphost.PM2)
+    wrapper.chmod(0o755)
+    before, writer = start(world, host_vars=dict(app2=dict(app_pm2_bin=str(wrapper))))
+    code, report = run(world, writer, *_new(world))
+    assert_rolled_back(world, before, writer, code, report, step=3)
+    assert report['incident']['trigger']['host'] == 'app2'
+
+
+def test_step4_failing_migration_with_down_scripts(world, tmp_path):
+    def break_13(folder):
+        script = folder / 'prisma' / 'migrations' / '20260218190130_add_refresh_token_and_blacklist' / 'migration.sql'
+        script.write_text(script.read_text() + '\n-- AddForeignKey\nALTER TABLE "token_blacklist" ADD CONSTRAINT '
+                          '"token_blacklist_user_fkey" FOREIGN KEY ("id") REFERENCES "user"("id");\n')
+    before, writer = start(world)
+    archive = run_demo.release_archive(str(tmp_path / 'broken-13.tar.gz'), source=changed_backend(tmp_path, break_13))
+    code, report = run(world, writer, archive, '1.4.0', extra=dict(deploy_rollback_strategy='down_scripts'))
+    assert_rolled_back(world, before, writer, code, report, step=4, strategy_keeps_late_writes=True)
+    assert 'relation "user" does not exist' in report['incident']['trigger']['error']
+    assert 'rolled back 20260218185216_add_password_reset_and_security' in report['incident']['rollback']['database']
+
+
+def test_step5_missing_index_after_migration_with_restore(world):
+    before, writer = start(world)
+    code, report = run(world, writer, *_new(world), extra=dict(
+        deploy_rollback_strategy='restore', deploy_expected_indexes=RUNBOOK_INDEXES + ['orders_couponId_idx']))
+    assert_rolled_back(world, before, writer, code, report, step=5)
+    assert 'missing: orders_couponId_idx' in report['incident']['trigger']['error']
+
+
+def test_step6_app_that_will_not_start_on_one_host(world):
+    before, writer = start(world, host_vars=dict(app2=dict(app_env_extra=dict(DEFNEQR_FAULT='crash@1.4.0'))))
+    code, report = run(world, writer, *_new(world))
+    assert_rolled_back(world, before, writer, code, report, step=6)
+    assert report['incident']['trigger']['host'] == 'app2'
+
+
+def test_step7_failing_smoke_test(world):
+    before, writer = start(world)
+    code, report = run(world, writer, world.archives['broken'], '1.4.0-broken')
+    assert_rolled_back(world, before, writer, code, report, step=7)
+    assert 'swapped back' in report['incident']['rollback']['database']
+
+
+def test_step8_probe_slowdown_during_monitoring(world, tmp_path):
+    def drop_scan_index(folder):
+        migration = folder / 'prisma' / 'migrations' / '20260301000000_drop_scan_index'
+        migration.mkdir()
+        (migration / 'migration.sql').write_text('-- DropIndex\nDROP INDEX "menu_scans_restaurantId_scannedAt_idx";\n')
+        (folder / 'migrations' / 'rollback' / '20260301000000_rollback_drop_scan_index.sql').write_text(
+            'CREATE INDEX "menu_scans_restaurantId_scannedAt_idx" ON "menu_scans"("restaurantId", "scannedAt");\n')
+    probes = [dict(name='scans_of_one_restaurant', runs=7, query='SELECT count(*) FROM menu_scans WHERE '
+                   '"restaurantId" = \'rst_0000007\' AND "scannedAt" >= \'2025-12-01\'')]
+    before, writer = start(world)
+    archive = run_demo.release_archive(str(tmp_path / 'slow.tar.gz'), source=changed_backend(tmp_path,
+                                                                                              drop_scan_index))
+    code, report = run(world, writer, archive, '1.4.0', extra=dict(deploy_probes=probes))
+    assert_rolled_back(world, before, writer, code, report, step=8)
+    assert 'slower than baseline: scans_of_one_restaurant' in report['incident']['trigger']['error']
+
+
+def test_second_deploy_is_refused_while_one_runs(world):
+    world.prepare(quiet=True)
+    world.start_previous_release(quiet=True)
+    lock = os.path.join(world.root, 'backups', '.deploy.lock')
+    os.makedirs(lock)
+    with open(os.path.join(lock, 'run'), 'w', encoding='utf-8') as stream:
+        stream.write('deploy-20260218T020000Z started 2026-02-18T02:00:00 from ops\n')
+    code, report = world.deploy(*_new(world), quiet=True)
+    assert code != 0 and report is None
+    assert 'Another deploy holds' in world.last_output and 'deploy-20260218T020000Z' in world.last_output
+    for host in world.hosts:
+        assert apphost.http('GET', host.url + '/health')[1]['release'] == '1.3.0'
