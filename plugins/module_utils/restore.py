@@ -88,6 +88,7 @@ def _restore(params, options, folder, manifest, check_mode, clock):
         raise PgError('The backup %s is damaged: %s. Nothing was restored; use another backup.'
                       % (folder, '; '.join(problems)))
     if mode == 'drill':
+        result['restored_into'] = 'a scratch database, dropped afterwards'
         if not check_mode:
             result.update(backup_mod.restore_drill(params, admin, folder, manifest), changed=False)
             if not result['ok']:
