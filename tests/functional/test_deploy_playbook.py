@@ -134,8 +134,8 @@ def test_deploy_succeeds_with_all_eight_steps(world):
     code, report = run(world, writer, *_new(world))
     assert code == 0, world.last_output[-3000:]
     assert report['outcome'] == 'deployed'
-    assert [s['name'] for s in report['steps']] == ['prepare', 'backup', 'stop', 'migrate', 'verify', 'start',
-                                                     'smoke', 'monitor']
+    eight = ['prepare', 'backup', 'stop', 'migrate', 'verify', 'start', 'smoke', 'monitor']
+    assert [s['name'] for s in report['steps']] == eight
     assert report['downtime_seconds'] is not None and report['downtime_seconds'] < 60
     assert [m['name'] for m in report['evidence']['migrate']['applied']][-1] == LATEST
     for host in world.hosts:
@@ -221,8 +221,8 @@ def test_step8_probe_slowdown_during_monitoring(world, tmp_path):
     probes = [dict(name='scans_of_one_restaurant', runs=7, query='SELECT count(*) FROM menu_scans WHERE '
                    '"restaurantId" = \'rst_0000007\' AND "scannedAt" >= \'2025-12-01\'')]
     before, writer = start(world)
-    archive = run_demo.release_archive(str(tmp_path / 'slow.tar.gz'), source=changed_backend(tmp_path,
-                                                                                              drop_scan_index))
+    slow = changed_backend(tmp_path, drop_scan_index)
+    archive = run_demo.release_archive(str(tmp_path / 'slow.tar.gz'), source=slow)
     code, report = run(world, writer, archive, '1.4.0', extra=dict(deploy_probes=probes))
     assert_rolled_back(world, before, writer, code, report, step=8)
     assert 'slower than baseline: scans_of_one_restaurant' in report['incident']['trigger']['error']
