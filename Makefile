@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(abspath build/collections)
 
-.PHONY: setup lint sanity units functional e2e test demo demo-rollback clean
+.PHONY: setup lint sanity units functional e2e test demo demo-rollback bench clean
 E2E := tests/functional/test_deploy_playbook.py tests/functional/test_backup_playbooks.py
 
 $(VENV)/.installed: requirements.txt
@@ -49,6 +49,10 @@ demo: setup
 
 demo-rollback: setup
 	$(PY) examples/demo/run_demo.py --rollback $(if $(KEEP),--keep)
+
+bench: setup
+	$(BIN)/pip install --quiet --disable-pip-version-check matplotlib
+	QUICK=$(QUICK) $(PY) bench/run.py
 
 clean:
 	rm -rf build tests/output

@@ -73,6 +73,7 @@ options:
   max_slowdown:
     description:
       - A probe this many times slower than the baseline is critical (1.5 = the runbook's 50% degradation).
+        Medians under 2 ms count as 2 ms, so scheduler noise on fast queries is not a slowdown.
     type: float
     default: 1.5
   statement_timeout:

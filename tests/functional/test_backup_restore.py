@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+import fingerprint
 import paths
 from ansible_collections.defneqr.dbops.plugins.module_utils import postgres
 from ansible_collections.defneqr.dbops.plugins.module_utils import prisma_migrations
@@ -33,14 +34,7 @@ def sample_db(pg, fresh_db):
 
 
 def fingerprints(pg, database):
-    """Per-table md5 of every row in id order: equal fingerprints mean identical data."""
-    conn = postgres.connect(tcp_params(pg, login_db=database))
-    prints = {}
-    for table in TABLES:
-        name = postgres.identifier(table).as_string(conn)
-        prints[table] = postgres.query(conn, "SELECT count(*) AS n, md5(string_agg(t::text, '|' ORDER BY t.id)) AS h "
-                                             "FROM %s t" % name)[0]
-    return prints
+    return fingerprint.fingerprints(tcp_params(pg, login_db=database), TABLES)
 
 
 def conn_args(pg, login_db, **extra):

@@ -4,6 +4,7 @@ import sys
 import pytest
 
 import paths
+from fingerprint import table_fingerprint
 from ansible_collections.defneqr.dbops.plugins.module_utils import postgres
 from ansible_collections.defneqr.dbops.plugins.module_utils import prisma_migrations
 from conftest import tcp_params
@@ -11,19 +12,12 @@ from conftest import tcp_params
 sys.path.insert(0, paths.EXAMPLE)
 import generate_data  # noqa: E402  pylint: disable=wrong-import-position,wrong-import-order
 
-FINGERPRINT = ("SELECT md5(string_agg(t::text, '|' ORDER BY t.id)) AS h, count(*) AS n FROM {} t")
-
-
 def migrate_and_load(pg, database, target, scale=0.05):
     conn = postgres.connect(tcp_params(pg, login_db=database))
     prisma_migrations.deploy(conn, prisma_migrations.Project(paths.BACKEND), target=target)
     counts = generate_data.load(postgres.connect(tcp_params(pg, login_db=database), autocommit=False), scale,
                                 log=lambda *a: None)
     return conn, counts
-
-
-def fingerprint(conn, table):
-    return postgres.query(conn, FINGERPRINT.format(postgres.identifier(table).as_string(conn)))[0]
 
 
 @pytest.mark.parametrize('target, absent', [
@@ -49,7 +43,7 @@ def test_same_seed_same_rows_and_refuses_to_double_load(pg, fresh_db):
         first, _counts = migrate_and_load(pg, fresh_db, None)
         second, _counts = migrate_and_load(pg, twin, None)
         for table in ('users', 'restaurants', 'orders', 'payments', 'menu_scans'):
-            assert fingerprint(first, table) == fingerprint(second, table), table
+            assert table_fingerprint(first, table) == table_fingerprint(second, table), table
         with pytest.raises(SystemExit) as caught:
             generate_data.load(postgres.connect(tcp_params(pg, login_db=twin), autocommit=False), 0.05,
                                log=lambda *a: None)
