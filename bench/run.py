@@ -79,14 +79,14 @@ class Bench:
     def backups(self, scale, db):
         out = os.path.join(self.work, 'dump')
         runbook = 'pg_dump -d %s -F c -b -Z 9 -f %s' % (db, out)
-        stats, _ = timed(lambda: self.sh('%s/%s' % (self.bin, runbook)))
+        stats, _result = timed(lambda: self.sh('%s/%s' % (self.bin, runbook)))
         size_runbook = os.path.getsize(out)
         self.record('backup', scale, "runbook pg_dump -F c -b -Z 9", stats, runbook, bytes=size_runbook)
         limit = 'pg_dump -d %s -F c -Z 0 > /dev/null' % db
-        stats_limit, _ = timed(lambda: self.sh('%s/%s' % (self.bin, limit)))
+        stats_limit, _result = timed(lambda: self.sh('%s/%s' % (self.bin, limit)))
         self.record('backup', scale, 'read-path limit pg_dump -F c -Z 0 > /dev/null', stats_limit, limit)
         raw = 'pg_dump -d %s -F c -Z 0 | zstd -q -5 -T0 > file' % db
-        stats_raw, _ = timed(lambda: self.sh('%s/pg_dump -d %s -F c -Z 0 | zstd -q -5 -T0 > %s' % (self.bin, db, out)))
+        stats_raw, _result = timed(lambda: self.sh('%s/pg_dump -d %s -F c -Z 0 | zstd -q -5 -T0 > %s' % (self.bin, db, out)))
         self.record('backup', scale, 'the same pipe by hand (pg_backup\'s command)', stats_raw, raw)
         dest = os.path.join(self.work, 'backups')
 
@@ -109,7 +109,7 @@ class Bench:
             self.cluster.psql('DROP DATABASE IF EXISTS %s WITH (FORCE)' % target)
             self.cluster.psql('CREATE DATABASE %s' % target)
             self.sh('%s/%s' % (self.bin, runbook))
-        stats, _ = timed(runbook_restore)
+        stats, _result = timed(runbook_restore)
         self.record('restore', scale, "runbook pg_restore --clean --if-exists (1 job)", stats, runbook)
         dest = os.path.join(self.work, 'backups')
         shutil.rmtree(dest, ignore_errors=True)
@@ -119,13 +119,13 @@ class Bench:
             self.cluster.psql('DROP DATABASE IF EXISTS %s WITH (FORCE)' % target)
             return run_module('pg_restore', dict(self.params, src=made['backup']['folder'], database=target,
                                                  mode='new', jobs=2))
-        stats_mod, _ = timed(module_restore)
+        stats_mod, _result = timed(module_restore)
         self.record('restore', scale, 'pg_restore module, jobs 2, row counts checked', stats_mod,
                     'defneqr.dbops.pg_restore mode=new jobs=2', speedup_vs_runbook=round(
                         stats['median'] / stats_mod['median'], 2))
         snap = run_module('pg_backup', dict(self.params, database=db, dest=dest, method='snapshot', label='bench'))
         self.cluster.psql('DROP DATABASE IF EXISTS %s_bench_copy WITH (FORCE)' % db)
-        stats_snap, _ = timed(lambda: run_module('pg_backup', dict(
+        stats_snap, _result = timed(lambda: run_module('pg_backup', dict(
             self.params, database=db, dest=os.path.join(self.work, 'snaps'), method='snapshot',
             label='t%d' % (int(time.time() * 1000) % 100000))), runs=1)
         self.record('restore', scale, 'snapshot taken (CREATE DATABASE ... TEMPLATE)', stats_snap, 'pg_backup method=snapshot')
@@ -151,14 +151,14 @@ class Bench:
             fresh()
             for path in files:
                 self.sh('%s/psql -X -q -1 -v ON_ERROR_STOP=1 -d %s -f %s' % (self.bin, db, path))
-        stats_psql, _ = timed(psql_each)
+        stats_psql, _result = timed(psql_each)
         self.record('migrate', 0, 'psql -1 -f, each of the 14 files', stats_psql, 'psql -1 -f <file>')
 
         def engine():
             fresh()
             prisma_migrations.deploy(postgres.connect(dict(self.params, login_db=db)),
                                      prisma_migrations.Project(paths.BACKEND))
-        stats_engine, _ = timed(engine)
+        stats_engine, _result = timed(engine)
         self.record('migrate', 0, 'prisma_migrate native deploy of the 14', stats_engine, 'prisma_migrations.deploy',
                     ratio_vs_psql=round(stats_engine['median'] / stats_psql['median'], 3))
         synthetic = os.path.join(self.work, 'synthetic', 'prisma', 'migrations')
@@ -169,7 +169,7 @@ class Bench:
             with open(os.path.join(folder, 'migration.sql'), 'w', encoding='utf-8') as stream:
                 stream.write('CREATE TABLE t%d (id int);\n' % number)
         conn = postgres.connect(dict(self.params, login_db=db))
-        stats_status, _ = timed(lambda: prisma_migrations.status(conn, prisma_migrations.Project(
+        stats_status, _result = timed(lambda: prisma_migrations.status(conn, prisma_migrations.Project(
             os.path.dirname(os.path.dirname(synthetic)))))
         self.record('migrate', 0, 'status of a project with 1,000 migrations', stats_status,
                     'prisma_migrations.status')
@@ -177,9 +177,9 @@ class Bench:
     def health(self, scale, db):
         script = os.path.join(HERE, 'runbook', 'db-health-check.sh')
         env = 'DB_NAME=%s DB_HOST=127.0.0.1 PSQL=%s/psql' % (db, self.bin)
-        stats, _ = timed(lambda: self.sh('%s %s' % (env, script)))
+        stats, _result = timed(lambda: self.sh('%s %s' % (env, script)))
         self.record('health', scale, "runbook db-health-check.sh (7 psql)", stats, script)
-        stats_mod, _ = timed(lambda: run_module('pg_health', dict(self.params, login_db=db, fail_on='never')))
+        stats_mod, _result = timed(lambda: run_module('pg_health', dict(self.params, login_db=db, fail_on='never')))
         self.record('health', scale, 'pg_health, every check', stats_mod, 'defneqr.dbops.pg_health',
                     speedup_vs_runbook=round(stats['median'] / stats_mod['median'], 2))
 
@@ -212,11 +212,10 @@ class Bench:
             json.dump(dict(machine=machine, runs=RUNS, rows=self.rows), stream, indent=2)
         lines = ['| group | scale | measurement | median s | min-max s | ratio |', '|---|---|---|---|---|---|']
         for row in self.rows:
-            ratio = ', '.join('%s %s' % (k, row[k]) for k in ('speedup_vs_runbook', 'size_vs_runbook',
-                                                                'overhead_vs_raw', 'ratio_vs_psql', 'swap_seconds')
-                              if k in row)
-            lines.append('| %s | %s | %s | %.3f | %.3f-%.3f | %s |' % (row['group'], row['scale'], row['name'],
-                                                                   row['median'], row['min'], row['max'], ratio))
+            keys = ('speedup_vs_runbook', 'size_vs_runbook', 'overhead_vs_raw', 'ratio_vs_psql', 'swap_seconds')
+            ratio = ', '.join('%s %s' % (k, row[k]) for k in keys if k in row)
+            cells = (row['group'], row['scale'], row['name'], row['median'], row['min'], row['max'], ratio)
+            lines.append('| %s | %s | %s | %.3f | %.3f-%.3f | %s |' % cells)
         table = '\n'.join(lines)
         with open(os.path.join(results, '%s.md' % stamp), 'w', encoding='utf-8') as stream:
             stream.write('Machine: %s\n\n%s\n' % (json.dumps(machine), table))

@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # The runbook's scripts/db-health-check.sh, as the operators run it today (seven psql processes).
 # Kept verbatim in substance so that `make bench` compares pg_health with it.
 

@@ -7,9 +7,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
 import re
+from urllib.parse import quote
 
 from ansible_collections.defneqr.dbops.plugins.module_utils import postgres
+from ansible_collections.defneqr.dbops.plugins.module_utils import prisma_cli
 from ansible_collections.defneqr.dbops.plugins.module_utils import prisma_migrations
 
 SCHEMA_NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_$-]{0,62}$')
@@ -25,6 +28,32 @@ def project_argument_spec():
         schema=dict(type='str'),
     )
     return spec
+
+
+def database_url(params, schema):
+    """Prisma's DATABASE_URL for the connection options (for engine=cli; it travels in the environment)."""
+    if params.get('database_url'):
+        return params['database_url']
+    host = params.get('login_unix_socket') or params.get('login_host') or 'localhost'
+    query = 'schema=%s' % quote(schema)
+    if host.startswith('/'):
+        query += '&host=%s' % quote(host, safe='')
+        host = 'localhost'
+    return 'postgresql://%s:%s@%s:%s/%s?%s' % (
+        quote(params.get('login_user') or 'postgres', safe=''), quote(params.get('login_password') or '', safe=''),
+        host, params.get('login_port') or 5432, quote(params.get('login_db') or 'postgres', safe=''), query)
+
+
+def run_cli(params, project, schema, state, applied=None, rolled_back=None):
+    """engine=cli: the Prisma CLI in the project folder; returns what it applied or resolved."""
+    project_dir = os.path.dirname(os.path.dirname(project.migrations_dir.rstrip('/')))
+    code, output = prisma_cli.run(state, project_dir, database_url(params, schema), params.get('npx') or 'npx',
+                                  applied=applied, rolled_back=rolled_back)
+    if code != 0:
+        raise prisma_migrations.MigrationError('prisma migrate %s failed (exit %d): %s' % (
+            state, code, output.strip()[-2000:]), prisma_cli.error_code(output))
+    parsed = prisma_cli.parse_deploy(output) if state == 'deployed' else dict(applied=[])
+    return dict(applied=[dict(name=name) for name in parsed['applied']], output=output.strip().splitlines()[-20:])
 
 
 def open_project(module):

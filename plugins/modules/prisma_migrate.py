@@ -106,6 +106,20 @@ options:
     type: str
     choices: [ warn, fail, 'off' ]
     default: warn
+  engine:
+    description:
+      - C(native) applies the migrations with this module's engine.
+      - C(cli) runs the project's own Prisma CLI (C(npx prisma migrate deploy) or C(migrate resolve)) in the
+        project folder, with C(DATABASE_URL) in its environment (never in argv). Rollback, target, timeouts
+        and lint need C(native). In check mode the native engine computes the plan either way.
+    type: str
+    choices: [ native, cli ]
+    default: native
+  npx:
+    description:
+      - npx program for I(engine=cli).
+    type: str
+    default: npx
 extends_documentation_fragment:
   - defneqr.dbops.postgres
   - ansible.builtin.action_common_attributes
@@ -215,6 +229,11 @@ error_code:
   description: On failure, Prisma's error code when there is one (P3005, P3009, P3018, P1002, ...).
   returned: failed
   type: str
+cli_output:
+  description: With I(engine=cli), the last lines the Prisma CLI printed (the database URL masked).
+  returned: when engine is cli
+  type: list
+  elements: str
 '''
 
 import time
@@ -223,7 +242,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.defneqr.dbops.plugins.module_utils import postgres
 from ansible_collections.defneqr.dbops.plugins.module_utils import prisma_migrations
-from ansible_collections.defneqr.dbops.plugins.module_utils.prisma_module import open_project, project_argument_spec
+from ansible_collections.defneqr.dbops.plugins.module_utils.prisma_module import open_project, project_argument_spec, run_cli
 
 
 def main():
@@ -239,6 +258,8 @@ def main():
         advisory_lock_timeout=dict(type='float', default=10),
         on_modified=dict(type='str', default='fail', choices=['fail', 'warn']),
         lint=dict(type='str', default='warn', choices=['warn', 'fail', 'off']),
+        engine=dict(type='str', default='native', choices=['native', 'cli']),
+        npx=dict(type='str', default='npx'),
     )
     module = AnsibleModule(
         argument_spec=spec, supports_check_mode=True,
@@ -253,7 +274,14 @@ def main():
     with postgres.failing_module(module):
         conn, project, schema = open_project(module)
         before, _summary = prisma_migrations.status(conn, project, schema)
-        if p['state'] == 'deployed':
+        if p['engine'] == 'cli' and not module.check_mode:
+            if p['state'] == 'rolled_back':
+                raise prisma_migrations.MigrationError('Prisma has no down migrations: state=rolled_back needs '
+                                                       'engine=native.')
+            outcome = run_cli(p, project, schema, p['state'], p['applied'], p['rolled_back'])
+            result.update(changed=bool(outcome['applied']) or p['state'] == 'resolved', applied=outcome['applied'],
+                          cli_output=outcome['output'])
+        elif p['state'] == 'deployed':
             outcome = prisma_migrations.deploy(
                 conn, project, schema, target=p['target'], transaction=p['transaction'],
                 lock_timeout=p['lock_timeout'], statement_timeout=p['statement_timeout'],

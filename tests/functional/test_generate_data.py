@@ -12,6 +12,7 @@ from conftest import tcp_params
 sys.path.insert(0, paths.EXAMPLE)
 import generate_data  # noqa: E402  pylint: disable=wrong-import-position,wrong-import-order
 
+
 def migrate_and_load(pg, database, target, scale=0.05):
     conn = postgres.connect(tcp_params(pg, login_db=database))
     prisma_migrations.deploy(conn, prisma_migrations.Project(paths.BACKEND), target=target)
