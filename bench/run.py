@@ -54,15 +54,18 @@ class Bench:
         self.params = dict(login_host='127.0.0.1', login_port=self.cluster.port, login_user='postgres',
                            login_password=self.cluster.superuser_password, ssl_mode='disable', pg_bin_dir=self.bin)
 
-    def sh(self, command):
-        subprocess.run(['bash', '-c', command], env=self.env, check=True, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
+    def sh(self, command, check=True):
+        done = subprocess.run(['bash', '-c', command], env=self.env, check=False, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+        if check and done.returncode != 0:
+            raise RuntimeError('%s failed: %s' % (command, done.stderr[-500:]))
+        return done
 
     def record(self, group, scale, name, stats, command, **extra):
         row = dict(group=group, scale=scale, name=name, command=command, **stats)
         row.update(extra)
         self.rows.append(row)
-        print('  %-10s scale %-4g %-48s %8.3fs  [%0.3f-%0.3f]%s' % (
+        print('  %-10s scale %-5s %-48s %8.3fs  [%0.3f-%0.3f]%s' % (
             group, scale, name, stats['median'], stats['min'], stats['max'],
             ''.join(' %s=%s' % item for item in extra.items())))
 
@@ -77,7 +80,8 @@ class Bench:
 
     # -- measurements --------------------------------------------------------------------------
     def backups(self, scale, db):
-        out = os.path.join(self.work, 'dump')
+        out = os.path.join(self.work, 'runbook.dump')
+        piped = os.path.join(self.work, 'piped.dump.zst')
         runbook = 'pg_dump -d %s -F c -b -Z 9 -f %s' % (db, out)
         stats, _result = timed(lambda: self.sh('%s/%s' % (self.bin, runbook)))
         size_runbook = os.path.getsize(out)
@@ -86,7 +90,8 @@ class Bench:
         stats_limit, _result = timed(lambda: self.sh('%s/%s' % (self.bin, limit)))
         self.record('backup', scale, 'read-path limit pg_dump -F c -Z 0 > /dev/null', stats_limit, limit)
         raw = 'pg_dump -d %s -F c -Z 0 | zstd -q -5 -T0 > file' % db
-        stats_raw, _result = timed(lambda: self.sh('%s/pg_dump -d %s -F c -Z 0 | zstd -q -5 -T0 > %s' % (self.bin, db, out)))
+        stats_raw, _result = timed(lambda: self.sh('set -o pipefail; %s/pg_dump -d %s -F c -Z 0 | zstd -q -5 -T0 > %s'
+                                                   % (self.bin, db, piped)))
         self.record('backup', scale, 'the same pipe by hand (pg_backup\'s command)', stats_raw, raw)
         dest = os.path.join(self.work, 'backups')
 
@@ -108,9 +113,11 @@ class Bench:
         def runbook_restore():
             self.cluster.psql('DROP DATABASE IF EXISTS %s WITH (FORCE)' % target)
             self.cluster.psql('CREATE DATABASE %s' % target)
-            self.sh('%s/%s' % (self.bin, runbook))
-        stats, _result = timed(runbook_restore)
-        self.record('restore', scale, "runbook pg_restore --clean --if-exists (1 job)", stats, runbook)
+            # as typed in the runbook: pg_restore goes on after errors and exits 1 at the end
+            return self.sh('%s/%s' % (self.bin, runbook), check=False)
+        stats, done = timed(runbook_restore)
+        self.record('restore', scale, "runbook pg_restore --clean --if-exists (1 job)", stats, runbook,
+                    exit_code=done.returncode)
         dest = os.path.join(self.work, 'backups')
         shutil.rmtree(dest, ignore_errors=True)
         made = run_module('pg_backup', dict(self.params, database=db, dest=dest, verify='none', exact_counts=True))
@@ -123,7 +130,10 @@ class Bench:
         self.record('restore', scale, 'pg_restore module, jobs 2, row counts checked', stats_mod,
                     'defneqr.dbops.pg_restore mode=new jobs=2', speedup_vs_runbook=round(
                         stats['median'] / stats_mod['median'], 2))
-        snap = run_module('pg_backup', dict(self.params, database=db, dest=dest, method='snapshot', label='bench'))
+        snap = run_module('pg_backup', dict(self.params, database=db, dest=dest, method='snapshot', label='bench',
+                                            terminate_sessions=True))
+        if snap.get('failed'):
+            raise RuntimeError(snap['msg'])
         self.cluster.psql('DROP DATABASE IF EXISTS %s_bench_copy WITH (FORCE)' % db)
         stats_snap, _result = timed(lambda: run_module('pg_backup', dict(
             self.params, database=db, dest=os.path.join(self.work, 'snaps'), method='snapshot',
@@ -179,17 +189,18 @@ class Bench:
         env = 'DB_NAME=%s DB_HOST=127.0.0.1 PSQL=%s/psql' % (db, self.bin)
         stats, _result = timed(lambda: self.sh('%s %s' % (env, script)))
         self.record('health', scale, "runbook db-health-check.sh (7 psql)", stats, script)
-        stats_mod, _result = timed(lambda: run_module('pg_health', dict(self.params, login_db=db, fail_on='never')))
-        self.record('health', scale, 'pg_health, every check', stats_mod, 'defneqr.dbops.pg_health',
-                    speedup_vs_runbook=round(stats['median'] / stats_mod['median'], 2))
+        stats_mod, result = timed(lambda: run_module('pg_health', dict(self.params, login_db=db, fail_on='never')))
+        self.record('health', scale, 'pg_health, every check (module process)', stats_mod, 'defneqr.dbops.pg_health',
+                    speedup_vs_runbook=round(stats['median'] / stats_mod['median'], 2),
+                    checks_seconds=result['duration'])
 
     def wide_catalogue(self):
         db = 'bench_catalogue'
         self.cluster.psql('DROP DATABASE IF EXISTS %s WITH (FORCE)' % db)
         self.cluster.psql('CREATE DATABASE %s' % db)
-        self.cluster.psql("DO $$ BEGIN FOR i IN 1..2000 LOOP EXECUTE format('CREATE TABLE t%%s (a int, b int, "
-                          "c int)', i); EXECUTE format('CREATE INDEX ON t%%s (a)', i); EXECUTE format('CREATE INDEX "
-                          "ON t%%s (b)', i); EXECUTE format('CREATE INDEX ON t%%s (c)', i); END LOOP; END $$", db)
+        self.cluster.psql("DO $$ BEGIN FOR i IN 1..2000 LOOP EXECUTE format('CREATE TABLE t%s (a int, b int, "
+                          "c int)', i); EXECUTE format('CREATE INDEX ON t%s (a)', i); EXECUTE format('CREATE INDEX "
+                          "ON t%s (b)', i); EXECUTE format('CREATE INDEX ON t%s (c)', i); END LOOP; END $$", db)
         self.health('2000t', db)
 
     def run(self):
@@ -212,7 +223,8 @@ class Bench:
             json.dump(dict(machine=machine, runs=RUNS, rows=self.rows), stream, indent=2)
         lines = ['| group | scale | measurement | median s | min-max s | ratio |', '|---|---|---|---|---|---|']
         for row in self.rows:
-            keys = ('speedup_vs_runbook', 'size_vs_runbook', 'overhead_vs_raw', 'ratio_vs_psql', 'swap_seconds')
+            keys = ('speedup_vs_runbook', 'size_vs_runbook', 'overhead_vs_raw', 'ratio_vs_psql', 'swap_seconds',
+                    'checks_seconds', 'exit_code')
             ratio = ', '.join('%s %s' % (k, row[k]) for k in keys if k in row)
             cells = (row['group'], row['scale'], row['name'], row['median'], row['min'], row['max'], ratio)
             lines.append('| %s | %s | %s | %.3f | %.3f-%.3f | %s |' % cells)
