@@ -195,7 +195,7 @@ class BackupJob(object):
                     pipeline = [argv, dumps.compressor_argv(compression)]
                     dumps.run_pipeline(pipeline, env, out)
                 else:
-                    dumps.run(argv, env)
+                    postgres.run_client(argv, env)
             counts = exact_counts(snap_conn, tables) if self.options['verify'] == 'restore' or \
                 self.options.get('exact_counts') else None
         finally:

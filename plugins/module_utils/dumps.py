@@ -20,7 +20,7 @@ import re
 import shutil
 import subprocess
 
-from ansible_collections.defneqr.dbops.plugins.module_utils.postgres import PgError
+from ansible_collections.defneqr.dbops.plugins.module_utils.postgres import PgError, run_client
 
 CHUNK = 1 << 20
 DEFAULT_LEVELS = dict(zstd=5, gzip=1, lz4=1)
@@ -181,16 +181,6 @@ def run_pipeline(argvs, env, out_path):
                     stream.close()
 
 
-def run(argv, env, stdin=None):
-    """Run one program, raising PgError with its stderr when it fails."""
-    completed = subprocess.run(argv, env=env, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               check=False)
-    if completed.returncode != 0:
-        raise PgError('%s exited %d: %s' % (os.path.basename(argv[0]), completed.returncode,
-                                            completed.stderr.decode('utf-8', 'replace').strip()))
-    return completed
-
-
 def decompress_to(method, path, out_path):
     """Decompress an externally compressed dump to out_path (0600)."""
     fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -212,7 +202,7 @@ def restore_input(path, compression, env, argv, reads_all=True):
         decompress = subprocess.Popen(decompressor_argv(compression.method) + [path], stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE)
         try:
-            completed = run(argv, env, stdin=decompress.stdout)
+            completed = run_client(argv, env, stdin=decompress.stdout)
         finally:
             decompress.stdout.close()
             decompress.wait()
@@ -220,4 +210,4 @@ def restore_input(path, compression, env, argv, reads_all=True):
             raise PgError('%s could not decompress %s: %s' % (compression.method, path,
                                                               _stderr_text(decompress.stderr)))
         return completed
-    return run(argv + [path], env)
+    return run_client(argv + [path], env)

@@ -294,18 +294,6 @@ def client_environment(params, database=None):
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def redact(argv, secrets):
-    """argv with every secret replaced, for results and logs (defence in depth: argv holds none)."""
-    cleaned = []
-    for arg in argv:
-        text = str(arg)
-        for secret in secrets:
-            if secret:
-                text = text.replace(secret, '********')
-        cleaned.append(text)
-    return cleaned
-
-
 def run_client(argv, env, stdin=None, stdout=None, timeout=None):
     """Run a client program without a shell; raise PgError with its stderr on failure."""
     try:

@@ -39,16 +39,12 @@ def load_source(src, s3_opts=None, work_dir=None):
     return folder, manifest, downloaded
 
 
-def table_counts(conn, manifest):
-    return backup_mod.exact_counts(conn, manifest['tables'])
-
-
 def compare_rows(conn, manifest):
     """Tables whose row count differs from the dump's (empty when the manifest has no exact counts)."""
     expected = dict(('%s.%s' % (t['schema'], t['table']), t.get('rows')) for t in manifest.get('tables', []))
     if not manifest.get('exact_counts'):
         return dict(compared=0, differ=[])
-    counts = table_counts(conn, manifest)
+    counts = backup_mod.exact_counts(conn, manifest['tables'])
     differ = ['%s (backup %s, restored %s)' % (n, rows, counts.get(n)) for n, rows in sorted(expected.items())
               if counts.get(n) != rows]
     return dict(compared=len(expected), differ=differ)

@@ -74,11 +74,6 @@ def test_client_environment_without_password_has_no_passfile():
         assert 'PGPASSFILE' not in env
 
 
-def test_redact():
-    assert postgres.redact(['pg_dump', '--dbname=postgresql://u:pw@h/db'], ['pw']) == \
-        ['pg_dump', '--dbname=postgresql://u:********@h/db']
-
-
 def test_compose_quotes_identifiers():
     composed = postgres.compose('DROP DATABASE {db}', db='x"; DROP TABLE users; --')
     parts = composed.seq if hasattr(composed, 'seq') else None
