@@ -34,30 +34,6 @@ options:
     type: str
     choices: [ deployed, rolled_back, resolved ]
     default: deployed
-  project_dir:
-    description:
-      - Folder of the Prisma project (the one that holds C(prisma/)).
-      - One of I(project_dir) or I(migrations_dir) is required.
-    type: path
-  migrations_dir:
-    description:
-      - The migrations folder itself. Default C(<project_dir>/prisma/migrations).
-    type: path
-  rollback_dir:
-    description:
-      - Folder of the rollback scripts named C(<timestamp>_rollback_<name>.sql) (the runbook's convention).
-        Default C(<project_dir>/migrations/rollback). A C(down.sql) inside a migration folder is used when
-        there is no script there.
-    type: path
-  database_url:
-    description:
-      - Prisma's C(DATABASE_URL). Overrides the connection options it sets; C(?schema=) sets I(schema)
-        unless I(schema) is given.
-    type: str
-  schema:
-    description:
-      - Schema that holds the migrations table and objects, as Prisma's C(?schema=). Default C(public).
-    type: str
   target:
     description:
       - With C(deployed), the last migration to apply. With C(rolled_back), the last migration to keep
@@ -122,6 +98,7 @@ options:
     default: npx
 extends_documentation_fragment:
   - defneqr.dbops.postgres
+  - defneqr.dbops.prisma_project
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:

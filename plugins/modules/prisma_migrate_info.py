@@ -16,32 +16,9 @@ description:
     migration, whether it is applied, pending, failed, rolled back, modified since it was applied, or
     recorded in the database but missing locally.
   - Like C(prisma migrate status), but complete and machine-readable; it reads only and takes no lock.
-options:
-  project_dir:
-    description:
-      - Folder of the Prisma project (the one that holds C(prisma/)).
-      - One of I(project_dir) or I(migrations_dir) is required.
-    type: path
-  migrations_dir:
-    description:
-      - The migrations folder itself. Default C(<project_dir>/prisma/migrations).
-    type: path
-  rollback_dir:
-    description:
-      - Folder of the rollback scripts. Default C(<project_dir>/migrations/rollback).
-      - Used to report which migrations have a rollback script.
-    type: path
-  database_url:
-    description:
-      - Prisma's C(DATABASE_URL) (C(postgresql://user:password@host:port/db?schema=public)).
-      - Overrides the connection options it sets; C(?schema=) sets I(schema) unless I(schema) is given.
-    type: str
-  schema:
-    description:
-      - Schema that holds C(_prisma_migrations), as Prisma's C(?schema=). Default C(public).
-    type: str
 extends_documentation_fragment:
   - defneqr.dbops.postgres
+  - defneqr.dbops.prisma_project
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
