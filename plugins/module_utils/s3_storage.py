@@ -31,8 +31,12 @@ except ImportError:  # pragma: no cover - reported as a clear error at use
     BOTO3_IMPORT_ERROR = traceback.format_exc()
 
 
-def s3_argument_spec():
-    return dict(
+S3_CONNECTION = ('region', 'endpoint_url', 'access_key', 'secret_key')
+
+
+def s3_argument_spec(*names):
+    """The s3 suboptions (all, or only the given names): one definition for every module."""
+    spec = dict(
         bucket=dict(type='str', required=True),
         prefix=dict(type='str', default=''),
         region=dict(type='str'),
@@ -45,6 +49,7 @@ def s3_argument_spec():
         lifecycle_days=dict(type='int'),
         multipart_chunk_mb=dict(type='int', default=64),
     )
+    return dict((name, spec[name]) for name in names) if names else spec
 
 
 def client(opts):

@@ -164,9 +164,7 @@ def retention_plan(manifests, now, days, min_keep):
 
 
 def main():
-    s3_spec = s3_storage.s3_argument_spec()
-    s3_spec = dict((key, s3_spec[key]) for key in ('bucket', 'prefix', 'region', 'endpoint_url', 'access_key',
-                                                   'secret_key'))
+    s3_spec = s3_storage.s3_argument_spec('bucket', 'prefix', *s3_storage.S3_CONNECTION)
     spec = postgres.postgres_argument_spec()
     spec.update(
         dest=dict(type='path'), kind=dict(type='str'), database=dict(type='str'),

@@ -162,6 +162,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.defneqr.dbops.plugins.module_utils import postgres
 from ansible_collections.defneqr.dbops.plugins.module_utils.restore import restore
+from ansible_collections.defneqr.dbops.plugins.module_utils.s3_storage import S3_CONNECTION, s3_argument_spec
 
 
 def main():
@@ -176,9 +177,7 @@ def main():
         terminate_sessions=dict(type='bool', default=False),
         owner=dict(type='str'),
         work_dir=dict(type='path'),
-        s3=dict(type='dict', options=dict(
-            region=dict(type='str'), endpoint_url=dict(type='str'), access_key=dict(type='str', no_log=True),
-            secret_key=dict(type='str', no_log=True))),
+        s3=dict(type='dict', options=s3_argument_spec(*S3_CONNECTION)),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     postgres.ensure_driver(module)
