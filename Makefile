@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(abspath build/collections)
 
-.PHONY: setup lint sanity units functional e2e test demo demo-rollback bench clean
+.PHONY: setup lint sanity units functional e2e molecule test demo demo-rollback bench clean
 E2E := tests/functional/test_deploy_playbook.py tests/functional/test_backup_playbooks.py
 
 $(VENV)/.installed: requirements.txt
@@ -42,7 +42,11 @@ functional: setup
 e2e: setup
 	$(BIN)/pytest -v $(E2E)
 
-test: lint sanity units functional e2e
+# The role scenarios on a db1/app1/app2 inventory of local hosts (extensions/molecule/config.yml).
+molecule: setup
+	$(BIN)/molecule test --all
+
+test: lint sanity units functional e2e molecule
 
 demo: setup
 	$(PY) examples/demo/run_demo.py $(if $(KEEP),--keep)
