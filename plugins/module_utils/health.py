@@ -18,7 +18,7 @@ import re
 import statistics
 import time
 
-from ansible_collections.defneqr.dbops.plugins.module_utils import postgres
+from ansible_collections.defneqr.dbops.plugins.module_utils import pgbackrest, postgres
 
 LEVELS = dict(ok=0, unknown=1, warning=2, critical=3)
 PROBE_FLOOR_MS = 2.0
@@ -40,7 +40,9 @@ DEFAULTS = dict(
     blocked_queries=dict(critical_seconds=60),                # check_postgres lockwait 1 min
     idle_in_transaction=dict(warning_seconds=60, critical_seconds=600),
     replication=dict(warning_lag_seconds=5, critical_lag_seconds=300),  # PgHero: good below 5 s
-    archiver=dict(),
+    # check_postgres archive_ready; a daily base backup is due every 24 h (26 h leaves the run time)
+    archiver=dict(warning_ready=10, critical_ready=50, warning_backup_hours=26, critical_backup_hours=50,
+                  pgbackrest=None),
     vacuum_analyze_age=dict(warning_days=1, critical_days=2, min_rows=1000),  # check_postgres last_* 1 / 2 days
 )
 RUNBOOK_SECTIONS = ('database_size', 'largest_tables', 'index_usage', 'unused_indexes', 'connections',
@@ -312,11 +314,62 @@ def archiver(conn, s):
           FROM pg_stat_archiver""")[0]
     if mode == 'off':
         return _check('ok', None, None, 'WAL archiving is off (archive_mode=off)', [row])
+    row['ready'] = _ready_segments(conn)
+    findings = []
     status = 'critical' if row['failing'] else 'ok'
-    message = ('archive_command is failing: last failure %s (%s) after the last success %s'
-               % (row['last_failed_time'], row['last_failed_wal'], row['last_archived_time'])) if row['failing'] \
-        else '%d WAL files archived, last %s' % (row['archived_count'], row['last_archived_time'])
-    return _check(status, row['failed_count'], None, message, [row])
+    if row['failing']:
+        findings.append('archive_command is failing: last failure %s (%s) after the last success %s'
+                        % (row['last_failed_time'], row['last_failed_wal'], row['last_archived_time']))
+    if row['ready'] is not None:
+        level = _level(row['ready'], s['warning_ready'], s['critical_ready'])
+        if level != 'ok':
+            findings.append('%d WAL segments wait to be archived' % row['ready'])
+        status = max(status, level, key=LEVELS.get)
+    rows = [row]
+    if s.get('pgbackrest'):
+        level, message, repository = _pgbackrest_state(s)
+        status = max(status, level, key=LEVELS.get)
+        findings += [message] if level != 'ok' else []
+        rows.append(repository)
+    message = '; '.join(findings) or '%d WAL files archived, last %s%s' % (
+        row['archived_count'], row['last_archived_time'],
+        ', ' + rows[-1]['summary'] if len(rows) > 1 else '')
+    return _check(status, row['failed_count'], None, message, rows)
+
+
+def _ready_segments(conn):
+    """WAL segments waiting for archive_command (pg_ls_archive_statusdir needs pg_monitor); None if not allowed."""
+    postgres.query(conn, 'SAVEPOINT archive_ready')
+    try:
+        count = postgres.query(conn, "SELECT count(*) AS n FROM pg_ls_archive_statusdir() WHERE name LIKE '%%.ready'")
+        postgres.query(conn, 'RELEASE SAVEPOINT archive_ready')
+        return count[0]['n']
+    except postgres.psycopg2.Error:
+        postgres.query(conn, 'ROLLBACK TO SAVEPOINT archive_ready')
+        return None
+
+
+def _pgbackrest_state(s):
+    """pgBackRest's view: the stanza's status, the newest backup's age, the archived WAL range."""
+    try:
+        state = pgbackrest.describe(pgbackrest.PgBackRest.from_params(s['pgbackrest']).info())
+    except postgres.PgError as err:
+        return 'critical', str(err), dict(source='pgbackrest', summary='unreadable')
+    newest = state['backups'][0] if state['backups'] else None
+    wal = state['wal'][-1] if state['wal'] else {}
+    repository = dict(source='pgbackrest', status=state['status']['message'],
+                      newest_backup=newest['id'] if newest else None,
+                      newest_backup_age_hours=newest['age_hours'] if newest else None,
+                      wal_min=wal.get('min'), wal_max=wal.get('max'))
+    repository['summary'] = 'pgBackRest %s, newest backup %s (%s h old), WAL up to %s' % (
+        repository['status'], repository['newest_backup'], repository['newest_backup_age_hours'], repository['wal_max'])
+    if state['status']['code'] != 0:
+        return 'critical', 'pgBackRest reports stanza %s: %s' % (s['pgbackrest']['stanza'], state['status']['message']), \
+            repository
+    if not newest:
+        return 'critical', 'pgBackRest holds no backup of stanza %s' % s['pgbackrest']['stanza'], repository
+    level = _level(newest['age_hours'], s['warning_backup_hours'], s['critical_backup_hours'])
+    return level, 'the newest pgBackRest backup is %s hours old' % newest['age_hours'], repository
 
 
 def vacuum_analyze_age(conn, s):

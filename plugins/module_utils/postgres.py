@@ -16,6 +16,7 @@ __metaclass__ = type
 
 import contextlib
 import os
+import pwd
 import re
 import shutil
 import subprocess
@@ -206,12 +207,16 @@ def find_program(name, pg_bin_dir=None):
             return candidate
         raise PgError('%s was not found in pg_bin_dir=%s. Point pg_bin_dir at the bin folder of a '
                       'PostgreSQL install (e.g. /usr/lib/postgresql/18/bin).' % (name, pg_bin_dir))
+    return find_program_on_path(name, 'Install the PostgreSQL client programs of the server\'s major version or '
+                                      'newer (Debian: apt-get install postgresql-client-18), or set pg_bin_dir.')
+
+
+def find_program_on_path(name, fix):
+    """The absolute path of a program on PATH, or PgError saying how to get it."""
     found = shutil.which(name)
     if found:
         return found
-    raise PgError('%s was not found on PATH. Install the PostgreSQL client programs of the server\'s '
-                  'major version or newer (Debian: apt-get install postgresql-client-18), or set '
-                  'pg_bin_dir.' % name)
+    raise PgError('%s was not found on PATH. %s' % (name, fix))
 
 
 def parse_program_version(output):
@@ -294,11 +299,42 @@ def client_environment(params, database=None):
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def run_client(argv, env, stdin=None, stdout=None, timeout=None):
-    """Run a client program without a shell; raise PgError with its stderr on failure."""
+def account_of(user):
+    """The passwd entry of another OS account to act as, or None for the current one (or none given)."""
+    if not user:
+        return None
+    try:
+        account = pwd.getpwnam(user)
+    except KeyError:
+        raise PgError('The OS account %r does not exist on this host. Set it to the account that runs PostgreSQL '
+                      '(Debian: postgres).' % user)
+    return None if account.pw_uid == os.geteuid() else account
+
+
+def os_account(user):
+    """subprocess keywords that run a program as the OS account `user` (the one owning the data folder).
+
+    Empty or the current account: nothing to change. Another account needs root, as `become_user` would."""
+    account = account_of(user)
+    if account is None:
+        return {}
+    if os.geteuid() != 0:
+        raise PgError('Running as the OS account %s needs root: connect as root or with become, or leave the '
+                      'account option empty and become %s yourself.' % (user, user))
+
+    def become():
+        os.setgroups([])
+        os.setgid(account.pw_gid)
+        os.setuid(account.pw_uid)
+    return dict(preexec_fn=become)
+
+
+def run_client(argv, env, stdin=None, stdout=None, timeout=None, user=None):
+    """Run a client program without a shell (as the OS account `user` when given); raise PgError with its
+    stderr on failure."""
     try:
         completed = subprocess.run(argv, env=env, stdin=stdin, stdout=stdout if stdout is not None else subprocess.PIPE,
-                                   stderr=subprocess.PIPE, timeout=timeout, check=False)
+                                   stderr=subprocess.PIPE, timeout=timeout, check=False, **os_account(user))
     except OSError as err:
         raise PgError('Cannot run %s: %s' % (argv[0], err))
     except subprocess.TimeoutExpired:

@@ -18,6 +18,10 @@ description:
   - Or takes a snapshot database (C(CREATE DATABASE <db>_<label> TEMPLATE <db>)), the rollback point of the
     deploy runbook, taken while the application is stopped.
   - Then optionally uploads the backup to S3 and expires old backups of the same kind.
+  - Or, with I(method=pgbackrest), takes a physical full, differential or incremental backup through pgBackRest
+    (the hourly/daily base backups behind point-in-time recovery), described in the same manifest shape.
+  - Or, with I(method=restore_point), names the current WAL position (C(pg_create_restore_point)) so that a
+    point-in-time restore can stop exactly there, for example just before a deploy's migrations.
   - Replaces the runbook's C(pg_dump -F c -Z 9), C(pg_restore --list) check, C(find -mtime +30 -delete) and
     C(pg_dump | aws s3 cp -).
 options:
@@ -28,8 +32,8 @@ options:
   dest:
     description:
       - Backup root folder. Backups go to C(<dest>/<kind>/<id>/) with mode 0700 folders and 0600 files.
+      - Required with I(method=dump) and I(method=snapshot).
     type: path
-    required: true
   kind:
     description:
       - Backup class, a folder under I(dest) and the scope of retention (C(daily), C(weekly), C(pre_migration),
@@ -39,14 +43,18 @@ options:
   label:
     description:
       - Extra name part, for example the migration name. With I(method=snapshot) it names the snapshot database
-        C(<database>_<label>).
+        C(<database>_<label>); with I(method=restore_point) it is the restore point's name.
     type: str
   method:
     description:
       - C(dump) runs C(pg_dump). C(snapshot) copies the database inside the server; it needs no other session
         on the database (see I(terminate_sessions)).
+      - C(pgbackrest) runs C(pgbackrest backup) of I(backup_type) for the stanza in I(pgbackrest); pgBackRest's
+        own retention expires old backups and their WAL.
+      - C(restore_point) creates a named restore point (superuser or C(EXECUTE) on C(pg_create_restore_point));
+        with C(archive_mode=off) it changes nothing and says why.
     type: str
-    choices: [ dump, snapshot ]
+    choices: [ dump, snapshot, pgbackrest, restore_point ]
     default: dump
   format:
     description:
@@ -107,6 +115,12 @@ options:
         weekly C(backup.sh cleanup)).
     type: bool
     default: false
+  backup_type:
+    description:
+      - With I(method=pgbackrest), C(full), C(diff) (changes since the last full) or C(incr) (since the last backup).
+    type: str
+    choices: [ full, diff, incr ]
+    default: full
   s3:
     description:
       - Upload the backup after it succeeded locally (the runbook's weekly cloud backup). Credentials come from
@@ -154,6 +168,7 @@ options:
         default: 64
 extends_documentation_fragment:
   - defneqr.dbops.postgres
+  - defneqr.dbops.pgbackrest
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
@@ -206,12 +221,25 @@ EXAMPLES = r'''
     kind: snapshot
     method: snapshot
     label: pre_20260218
+
+- name: Hourly incremental backup through pgBackRest
+  defneqr.dbops.pg_backup:
+    method: pgbackrest
+    backup_type: incr
+    pgbackrest:
+      stanza: dijitalmenu
+      os_user: postgres
+
+- name: Name the moment just before the migrations (a point-in-time restore target)
+  defneqr.dbops.pg_backup:
+    method: restore_point
+    label: deploy-20260218T021503Z
 '''
 
 RETURN = r'''
 backup:
   description: The manifest of the new backup (in check mode, the plan).
-  returned: always
+  returned: when method is dump, snapshot or pgbackrest
   type: dict
   contains:
     id:
@@ -247,9 +275,23 @@ backup:
   sample:
     id: dijitalmenu_20260218T021503Z_add_performance_indexes
     folder: /backups/pre_migration/dijitalmenu_20260218T021503Z_add_performance_indexes
+restore_point:
+  description: With I(method=restore_point), C(name), C(lsn) and C(created_at); null when archiving is off.
+  returned: when method is restore_point
+  type: dict
+pgbackrest:
+  description: With I(method=pgbackrest), the repository after the backup, C(backups) (newest first, the
+    manifest shape of I(backup)), C(wal) (archived WAL ranges with C(min) and C(max)) and C(status).
+  returned: when method is pgbackrest
+  type: dict
+expired:
+  description: With I(method=pgbackrest), labels of the backups pgBackRest's retention expired.
+  returned: when method is pgbackrest
+  type: list
+  elements: str
 database_size:
   description: Size of the database in bytes when the run started.
-  returned: always
+  returned: when method is dump or snapshot
   type: int
 space:
   description: C(free_bytes) at I(dest) and C(needed_bytes) by the estimate.
@@ -257,12 +299,12 @@ space:
   type: dict
 cleaned:
   description: Leftover folders of interrupted runs that were removed (would be, in check mode).
-  returned: always
+  returned: when method is dump or snapshot
   type: list
   elements: str
 retention:
   description: C(deleted) and C(kept) backup ids (would be, in check mode).
-  returned: always
+  returned: when method is dump or snapshot
   type: dict
 s3:
   description: Uploaded objects with their keys and sizes, and whether the lifecycle rule changed.
@@ -272,7 +314,7 @@ s3:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.defneqr.dbops.plugins.module_utils import postgres
+from ansible_collections.defneqr.dbops.plugins.module_utils import pgbackrest, postgres
 from ansible_collections.defneqr.dbops.plugins.module_utils.backup import BackupJob
 from ansible_collections.defneqr.dbops.plugins.module_utils.s3_storage import s3_argument_spec, upload_backup
 
@@ -281,10 +323,12 @@ def main():
     spec = postgres.postgres_argument_spec()
     spec.update(
         database=dict(type='str'),
-        dest=dict(type='path', required=True),
+        dest=dict(type='path'),
         kind=dict(type='str', default='manual'),
         label=dict(type='str'),
-        method=dict(type='str', default='dump', choices=['dump', 'snapshot']),
+        method=dict(type='str', default='dump', choices=['dump', 'snapshot', 'pgbackrest', 'restore_point']),
+        backup_type=dict(type='str', default='full', choices=list(pgbackrest.BACKUP_TYPES)),
+        pgbackrest=pgbackrest.pgbackrest_argument_spec(),
         format=dict(type='str', default='custom', choices=['custom', 'directory']),
         compression=dict(type='str', default='auto'),
         jobs=dict(type='int', default=1),
@@ -298,11 +342,20 @@ def main():
         s3=dict(type='dict', options=s3_argument_spec()),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
-                           required_one_of=[('database', 'login_db')],
-                           required_if=[('retention_only', True, ['retention_days'])])
-    postgres.ensure_driver(module)
+                           required_if=[('retention_only', True, ['retention_days']), ('method', 'dump', ['dest']),
+                                        ('method', 'snapshot', ['dest']), ('method', 'pgbackrest', ['pgbackrest']),
+                                        ('method', 'restore_point', ['label'])])
     options = dict(module.params, database=module.params['database'] or module.params['login_db'])
     with postgres.failing_module(module):
+        if options['method'] == 'pgbackrest':
+            module.exit_json(**pgbackrest.take_backup(pgbackrest.PgBackRest.from_params(options['pgbackrest']),
+                                                      options['backup_type'], module.check_mode))
+        postgres.ensure_driver(module)
+        if options['method'] == 'restore_point':
+            module.exit_json(**pgbackrest.create_restore_point(postgres.connect(options), options['label'],
+                                                               module.check_mode))
+        if not options['database']:
+            module.fail_json(msg='Set database (or login_db): the database to back up.')
         job = BackupJob(module.params, options)
         result = job.run(check_mode=module.check_mode)
         if options['s3'] and options['method'] == 'dump' and not options['retention_only']:

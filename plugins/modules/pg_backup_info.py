@@ -15,14 +15,16 @@ description:
   - Lists the complete backups under I(dest) (or an S3 prefix), newest first, with size, age, verification
     state and manifest; reports leftovers of interrupted runs; and, given I(retention_days), which backups
     retention would delete. Reads only.
+  - With I(pgbackrest), lists that stanza's pgBackRest backups in the same shape, the archived WAL ranges and the
+    stanza's status instead (C(pgbackrest info)).
 options:
   dest:
     description:
-      - Local backup root. One of I(dest) or I(s3) is required.
+      - Local backup root. One of I(dest), I(s3) or I(pgbackrest) is required.
     type: path
   kind:
     description:
-      - Only backups of this kind.
+      - Only backups of this kind (with I(pgbackrest), C(full), C(diff) or C(incr)).
     type: str
   database:
     description:
@@ -72,6 +74,7 @@ options:
         type: str
 extends_documentation_fragment:
   - defneqr.dbops.postgres
+  - defneqr.dbops.pgbackrest
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
@@ -113,6 +116,15 @@ retention:
   description: With I(retention_days), the ids retention would C(delete) and C(keep).
   returned: always
   type: dict
+wal:
+  description: With I(pgbackrest), the archived WAL ranges (C(id) of the PostgreSQL version/system, C(min), C(max)).
+  returned: when pgbackrest is set
+  type: list
+  elements: dict
+status:
+  description: With I(pgbackrest), the stanza's C(code) (0 is ok) and C(message) as pgBackRest reports them.
+  returned: when pgbackrest is set
+  type: dict
 newest_verified_age_hours:
   description: Age of the newest verified backup in hours (null when there is none).
   returned: always
@@ -122,7 +134,7 @@ newest_verified_age_hours:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.defneqr.dbops.plugins.module_utils import backup_store as store_mod
-from ansible_collections.defneqr.dbops.plugins.module_utils import postgres
+from ansible_collections.defneqr.dbops.plugins.module_utils import pgbackrest, postgres
 from ansible_collections.defneqr.dbops.plugins.module_utils import s3_storage
 from ansible_collections.defneqr.dbops.plugins.module_utils.backup import list_toc
 
@@ -170,30 +182,36 @@ def main():
         dest=dict(type='path'), kind=dict(type='str'), database=dict(type='str'),
         retention_days=dict(type='int'), min_keep=dict(type='int', default=3),
         verify=dict(type='str', default='none', choices=['none', 'checksum', 'list']),
-        s3=dict(type='dict', options=s3_spec))
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True, required_one_of=[('dest', 's3')])
+        s3=dict(type='dict', options=s3_spec), pgbackrest=pgbackrest.pgbackrest_argument_spec())
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
+                           required_one_of=[('dest', 's3', 'pgbackrest')])
     p = module.params
     now = store_mod.utcnow()
     leftovers = []
+    extra = {}
     with postgres.failing_module(module):
-        if p['s3']:
+        if p['pgbackrest']:
+            extra = pgbackrest.describe(pgbackrest.PgBackRest.from_params(p['pgbackrest']).info(), now)
+            manifests = [m for m in extra.pop('backups') if not p['kind'] or m['kind'] == p['kind']]
+        elif p['s3']:
             manifests = s3_storage.list_backups(p['s3'], p['kind'])
         else:
             store = store_mod.Store(p['dest'])
             manifests = store.backups(p['kind'], p['database'])
             for kind in [p['kind']] if p['kind'] else store.kinds():
                 leftovers += store.leftovers(kind)
-        if p['database']:
+        if p['database'] and not p['pgbackrest']:
             manifests = [m for m in manifests if m['database'] == p['database']]
-        describe(manifests, now)
-        if p['verify'] != 'none' and not p['s3']:
+        if not p['pgbackrest']:
+            describe(manifests, now)
+        if p['verify'] != 'none' and not p['s3'] and not p['pgbackrest']:
             for manifest in manifests:
                 manifest['check'] = check_backup(module.params, manifest, p['verify'])
     verified = [m for m in manifests if m['verified']]
     module.exit_json(
         changed=False, backups=manifests, leftovers=leftovers,
         retention=retention_plan(manifests, now, p['retention_days'], p['min_keep']) if p['retention_days'] else {},
-        newest_verified_age_hours=verified[0]['age_hours'] if verified else None)
+        newest_verified_age_hours=verified[0]['age_hours'] if verified else None, **extra)
 
 
 if __name__ == '__main__':

@@ -43,7 +43,8 @@ options:
         sequence_exhaustion warning_ratio 0.85, critical_ratio 0.95 (check_postgres); blocked_queries
         critical_seconds 60; idle_in_transaction warning_seconds 60, critical_seconds 600; replication
         warning_lag_seconds 5 (PgHero), critical_lag_seconds 300; vacuum_analyze_age warning_days 1,
-        critical_days 2 (check_postgres), min_rows 1000."
+        critical_days 2 (check_postgres), min_rows 1000; archiver warning_ready 10, critical_ready 50 (WAL segments
+        waiting for archive_command), warning_backup_hours 26, critical_backup_hours 50 (with I(pgbackrest))."
     type: dict
     default: {}
   expected_indexes:
@@ -94,6 +95,7 @@ options:
     type: path
 extends_documentation_fragment:
   - defneqr.dbops.postgres
+  - defneqr.dbops.pgbackrest
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
@@ -168,6 +170,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.defneqr.dbops.plugins.module_utils import health
+from ansible_collections.defneqr.dbops.plugins.module_utils import pgbackrest
 from ansible_collections.defneqr.dbops.plugins.module_utils import postgres
 
 
@@ -196,14 +199,18 @@ def main():
         statement_timeout=dict(type='str', default='5s'),
         fail_on=dict(type='str', default='critical', choices=['critical', 'warning', 'never']),
         report=dict(type='path'),
+        pgbackrest=pgbackrest.pgbackrest_argument_spec(),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     postgres.ensure_driver(module)
     p = module.params
     clock = time.time()
     with postgres.failing_module(module):
+        thresholds = dict(p['thresholds'])
+        if p['pgbackrest']:
+            thresholds['archiver'] = dict(thresholds.get('archiver') or {}, pgbackrest=p['pgbackrest'])
         results, status = health.run_checks(
-            p, p['checks'], p['thresholds'], p['expected_indexes'], p['explain_checks'], p['probes'],
+            p, p['checks'], thresholds, p['expected_indexes'], p['explain_checks'], p['probes'],
             baseline_probes(p['baseline']), p['max_slowdown'], p['statement_timeout'])
     when = time.strftime('%Y-%m-%d %H:%M:%S %Z')
     report = health.markdown(results, status, p['login_db'] or 'postgres', when)

@@ -1,0 +1,57 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Defne Qr operations team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Server settings through ALTER SYSTEM, idempotent, telling which changes wait for a restart."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.defneqr.dbops.plugins.module_utils import postgres
+
+CURRENT = """
+SELECT s.name, s.setting, current_setting(s.name) AS shown, s.context, s.pending_restart,
+       (SELECT f.setting FROM pg_file_settings f
+         WHERE f.name = s.name AND f.sourcefile LIKE '%%postgresql.auto.conf' ORDER BY f.seqno DESC LIMIT 1) AS auto_conf
+  FROM pg_settings s WHERE s.name = ANY(%s)"""
+
+
+def _as_text(value):
+    if isinstance(value, bool):
+        return 'on' if value else 'off'
+    return str(value)
+
+
+def apply(conn, wanted, check_mode=False):
+    """ALTER SYSTEM SET every setting whose configured value differs, reload, and report what changed and
+    which settings wait for a restart (context postmaster: wal_level, archive_mode, ...).
+
+    A setting counts as configured when postgresql.auto.conf holds the value, or when it holds nothing and
+    the running value (as pg_settings stores it, or as SHOW prints it) is the value."""
+    wanted = dict((name, _as_text(value)) for name, value in wanted.items())
+    rows = dict((row['name'], row) for row in postgres.query(conn, CURRENT, (list(wanted),)))
+    unknown = sorted(set(wanted) - set(rows))
+    if unknown:
+        raise postgres.PgError('Unknown server settings: %s. Check their spelling against SHOW ALL.' % ', '.join(unknown))
+    changed = []
+    for name, value in sorted(wanted.items()):
+        row = rows[name]
+        configured = row['auto_conf'] if row['auto_conf'] is not None else None
+        if configured == value or (configured is None and value in (row['setting'], row['shown'])):
+            continue
+        changed.append(dict(name=name, before=configured if configured is not None else row['shown'], after=value,
+                            context=row['context']))
+        if not check_mode:
+            postgres.query(conn, postgres.compose('ALTER SYSTEM SET {name} = %s', name=name), (value,))
+    if changed and not check_mode:
+        postgres.query(conn, 'SELECT pg_reload_conf()')
+    if check_mode:
+        waiting = sorted(set(c['name'] for c in changed if c['context'] == 'postmaster')
+                         | set(n for n, row in rows.items() if row['pending_restart']))
+    else:
+        reread = postgres.query(conn, CURRENT, (list(wanted),))
+        waiting = sorted(row['name'] for row in reread
+                         if row['pending_restart'] or (row['context'] == 'postmaster'
+                                                       and row['setting'] != wanted[row['name']]
+                                                       and row['shown'] != wanted[row['name']]))
+    return dict(changed=bool(changed), changes=changed, restart_required=bool(waiting), restart_settings=waiting)
