@@ -13,12 +13,15 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, 'tests', 'harness'))
 sys.path.insert(0, os.path.join(REPO, 'examples', 'defneqr'))
+sys.path.insert(0, os.path.join(REPO, 'examples', 'demo'))
+import apphost  # noqa: E402  pylint: disable=wrong-import-position
 import paths  # noqa: E402  pylint: disable=wrong-import-position
 import pgcluster  # noqa: E402  pylint: disable=wrong-import-position
 from modrun import run_module  # noqa: E402  pylint: disable=wrong-import-position
@@ -27,6 +30,7 @@ sys.path.insert(0, paths.collections_root())
 from ansible_collections.defneqr.dbops.plugins.module_utils import postgres  # noqa: E402  pylint: disable=wrong-import-position
 from ansible_collections.defneqr.dbops.plugins.module_utils import prisma_migrations  # noqa: E402  pylint: disable=wrong-import-position
 import generate_data  # noqa: E402  pylint: disable=wrong-import-position,wrong-import-order
+import run_demo  # noqa: E402  pylint: disable=wrong-import-position,wrong-import-order
 
 RUNS = int(os.environ.get('BENCH_RUNS', 3))
 
@@ -40,6 +44,52 @@ def timed(function, runs=RUNS):
         result = function()
         times.append(time.perf_counter() - clock)
     return dict(median=statistics.median(times), min=min(times), max=max(times), runs=runs), result
+
+
+PEER_VENV = os.path.join(REPO, 'build', 'bench-peer-venv')
+PEER_PACKAGES = ['ansible>=10,<12', 'psycopg2-binary']
+
+
+def peer_ansible():
+    """A venv with the `ansible` package (community.postgresql inside), made once under build/."""
+    if not os.path.exists(os.path.join(PEER_VENV, '.installed')):
+        subprocess.run([sys.executable, '-m', 'venv', PEER_VENV], check=True)
+        subprocess.run([os.path.join(PEER_VENV, 'bin', 'pip'), 'install', '--quiet', '--disable-pip-version-check']
+                       + PEER_PACKAGES, check=True)
+        open(os.path.join(PEER_VENV, '.installed'), 'w', encoding='utf-8').close()
+    return PEER_VENV
+
+
+class HealthProbe:
+    """GET /health every 100 ms in a thread; remembers (time, healthy) for every answer."""
+
+    def __init__(self, url):
+        self.url = url
+        self.samples = []
+        self.running = True
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+        self.thread.start()
+
+    def loop(self):
+        while self.running:
+            status, _body = apphost.http('GET', self.url, timeout=1)
+            self.samples.append((time.perf_counter(), status == 200))
+            time.sleep(0.1)
+
+    def stop(self):
+        self.running = False
+        self.thread.join()
+
+    @staticmethod
+    def outage(probes):
+        """Seconds from the first failed answer on any host to the last host's first healthy answer after it."""
+        failures = [when for probe in probes for when, healthy in probe.samples if not healthy]
+        if not failures:
+            return 0.0
+        first = min(failures)
+        recovered = [min(when for when, healthy in probe.samples if healthy and when > max(
+            [w for w, h in probe.samples if not h] or [first])) for probe in probes]
+        return round(max(recovered) - first, 2)
 
 
 class Bench:
@@ -103,8 +153,37 @@ class Bench:
         self.record('backup', scale, 'pg_backup (compression auto, verify none)', stats_mod, 'defneqr.dbops.pg_backup',
                     bytes=size, speedup_vs_runbook=round(stats['median'] / stats_mod['median'], 2),
                     size_vs_runbook=round(size / float(size_runbook), 3),
-                    overhead_vs_raw=round(stats_mod['median'] / stats_raw['median'] - 1, 3))
+                    overhead_vs_raw=round(stats_mod['median'] / stats_raw['median'] - 1, 3),
+                    peak_rss_mb=round(result['_peak_rss_kb'] / 1024.0, 1))
+        self.peer_backup(scale, db, stats['median'])
         return out
+
+    def peer_backup(self, scale, db, runbook_median):
+        """community.postgresql.postgresql_db state=dump, from the `ansible` package in a venv of its own."""
+        ansible = peer_ansible()
+        target = os.path.join(self.work, 'peer.pgc')
+        folder = tempfile.mkdtemp(prefix='peer-', dir=self.work)
+        playbook = os.path.join(folder, 'dump.yml')
+        with open(playbook, 'w', encoding='utf-8') as stream:
+            stream.write('- hosts: localhost\n  gather_facts: false\n  tasks:\n'
+                         '    - community.postgresql.postgresql_db: {name: "{{ db }}", state: dump, target: "{{ target }}",'
+                         ' login_host: 127.0.0.1, login_port: "{{ port }}", login_user: postgres,'
+                         ' login_password: "{{ password }}"}\n')
+        variables = os.path.join(folder, 'vars.json')
+        pgcluster.write_private(variables, json.dumps(dict(db=db, target=target, port=self.cluster.port,
+                                                          password=self.cluster.superuser_password)))
+        argv = [os.path.join(ansible, 'bin', 'ansible-playbook'), '-c', 'local', '-i', 'localhost,', playbook,
+                '-e', '@' + variables]
+        env = dict(os.environ, PATH='%s:%s' % (self.bin, os.environ['PATH']), ANSIBLE_COLLECTIONS_PATH='')
+
+        def peer():
+            done = subprocess.run(argv, env=env, check=False, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise RuntimeError('postgresql_db state=dump failed: %s' % done.stdout[-800:])
+        stats, _result = timed(peer)
+        self.record('backup', scale, 'community.postgresql postgresql_db state=dump (.pgc)', stats,
+                    'ansible-playbook: community.postgresql.postgresql_db state=dump target=x.pgc',
+                    bytes=os.path.getsize(target), speedup_vs_runbook=round(runbook_median / stats['median'], 2))
 
     def restores(self, scale, db, dump):
         target = db + '_r'
@@ -203,6 +282,48 @@ class Bench:
                           "ON t%s (b)', i); EXECUTE format('CREATE INDEX ON t%s (c)', i); END LOOP; END $$", db)
         self.health('2000t', db)
 
+    def deploy(self, scale):
+        """playbooks/deploy.yml for migrations 12-14 (release 1.4.0) with /health probed every 100 ms on each app
+        host: the downtime seen by a client, split by the run report's steps. One run per scale: a deploy
+        cannot be repeated on the same data without setting everything up again."""
+        demo = run_demo.Demo(os.path.join(self.work, 'deploy-%s' % scale), scale, monitor_seconds=5)
+        try:
+            demo.prepare(quiet=True)
+            demo.start_previous_release(quiet=True)
+            probes = [HealthProbe(host.url + '/health') for host in demo.hosts]
+            clock = time.perf_counter()
+            code, report = demo.deploy(demo.archives['new'], '1.4.0', quiet=True)
+            total = time.perf_counter() - clock
+            for probe in probes:
+                probe.stop()
+        finally:
+            demo.stop()
+        if code != 0 or not report:
+            raise RuntimeError('bench deploy failed:\n%s' % (demo.last_output or '')[-2000:])
+        outage = HealthProbe.outage(probes)
+        steps = dict((step['name'], step['duration']) for step in report['steps'])
+        waits = 5 + 1  # the monitor window and the release's own start-up wait are configured time, not work
+        work = steps.get('backup', 0) + steps.get('migrate', 0) + steps.get('smoke', 0)
+        self.record('deploy', scale, 'deploy.yml 12-14: downtime seen by /health probes (100 ms)',
+                    dict(median=outage, min=outage, max=outage, runs=1), 'ansible-playbook playbooks/deploy.yml',
+                    report_downtime=report['downtime_seconds'], total_seconds=round(total, 2),
+                    overhead_seconds=round(total - work - waits, 2),
+                    steps=dict((name, round(seconds, 2)) for name, seconds in steps.items()))
+
+    def scaling(self):
+        """Backup and snapshot cost at scale 3, between the 1 and 10 measured above (the chart of growth)."""
+        db = self.database(3)
+        dest = os.path.join(self.work, 'scaling')
+        stats, result = timed(lambda: run_module('pg_backup', dict(self.params, database=db, dest=dest, verify='none',
+                                                                   retention_days=0, min_keep=1)), runs=1)
+        self.record('scaling', 3, 'pg_backup (compression auto)', stats, 'defneqr.dbops.pg_backup',
+                    bytes=sum(f['size'] for f in result['backup']['files']),
+                    peak_rss_mb=round(result['_peak_rss_kb'] / 1024.0, 1))
+        stats, _result = timed(lambda: run_module('pg_backup', dict(
+            self.params, database=db, dest=dest, method='snapshot', label='s%d' % (int(time.time() * 1000) % 100000))),
+            runs=1)
+        self.record('scaling', 3, 'snapshot (CREATE DATABASE ... TEMPLATE)', stats, 'pg_backup method=snapshot')
+
     def run(self):
         for scale in self.scales:
             print('== scale %g: loading' % scale)
@@ -210,8 +331,12 @@ class Bench:
             dump = self.backups(scale, db)
             self.restores(scale, db, dump)
             self.health(scale, db)
+        if len(self.scales) > 1:
+            self.scaling()
         self.migrations()
         self.wide_catalogue()
+        for scale in self.scales:
+            self.deploy(scale)
 
     def write(self):
         stamp = datetime.datetime.now().strftime('%Y-%m-%d')
@@ -223,8 +348,9 @@ class Bench:
             json.dump(dict(machine=machine, runs=RUNS, rows=self.rows), stream, indent=2)
         lines = ['| group | scale | measurement | median s | min-max s | ratio |', '|---|---|---|---|---|---|']
         for row in self.rows:
-            keys = ('speedup_vs_runbook', 'size_vs_runbook', 'overhead_vs_raw', 'ratio_vs_psql', 'swap_seconds',
-                    'checks_seconds', 'exit_code')
+            keys = ('speedup_vs_runbook', 'size_vs_runbook', 'overhead_vs_raw', 'peak_rss_mb', 'ratio_vs_psql',
+                    'swap_seconds', 'checks_seconds', 'exit_code', 'report_downtime', 'total_seconds',
+                    'overhead_seconds', 'steps')
             ratio = ', '.join('%s %s' % (k, row[k]) for k in keys if k in row)
             cells = (row['group'], row['scale'], row['name'], row['median'], row['min'], row['max'], ratio)
             lines.append('| %s | %s | %s | %.3f | %.3f-%.3f | %s |' % cells)

@@ -67,7 +67,9 @@ class PgBackRest:
         try:
             done = postgres.run_client(self.argv(command, *options), env, timeout=timeout, user=self.os_user)
         except postgres.PgError as err:
-            raise postgres.PgError('pgbackrest %s for stanza %s failed: %s' % (command, self.stanza, err))
+            hint = ' This pgBackRest is older than the PostgreSQL server: install a pgBackRest release that supports ' \
+                   'it (PGDG packages).' if 'VersionNotSupportedError' in str(err) else ''
+            raise postgres.PgError('pgbackrest %s for stanza %s failed: %s%s' % (command, self.stanza, err, hint))
         return done.stdout.decode('utf-8', 'replace')
 
     def info(self):

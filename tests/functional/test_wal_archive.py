@@ -221,3 +221,26 @@ def test_restore_refuses_a_folder_in_use_and_bad_names(archived):
     assert refused['failed'] and 'running server' in refused['msg']
     injected = modrun.run_module('pg_backup_info', dict(pgbackrest=dict(stanza='shop; rm -rf /')))
     assert injected['failed'] and 'not a plain name' in injected['msg']
+
+
+def test_a_server_newer_than_pgbackrest_is_named(tmp_path):
+    """PostgreSQL 18 with Debian's pgBackRest 2.45: refused with the reason, not a bare pgBackRest code."""
+    cluster = pgcluster.Cluster(name='wal18').start()
+    try:
+        repo = tmp_path / 'repo'
+        repo.mkdir()
+        pgcluster._open_path_for_others(str(tmp_path))  # pylint: disable=protected-access
+        if cluster.account:
+            os.chown(str(repo), cluster.account.pw_uid, cluster.account.pw_gid)
+        config = tmp_path / 'pgbackrest.conf'
+        config.write_text('[global]\nrepo1-path=%s\nlog-path=%s\nlock-path=%s\n[pg18]\npg1-path=%s\npg1-port=%d\n'
+                          'pg1-socket-path=%s\npg1-user=postgres\n' % (repo, repo, repo, cluster.data_dir, cluster.port,
+                                                                        cluster.socket_dir))
+        config.chmod(0o644)
+        account = cluster.account.pw_name if cluster.account else ''
+        result = modrun.run_module('pgbackrest_stanza', dict(pgbackrest=dict(stanza='pg18', config=str(config),
+                                                                             os_user=account)))
+        assert result['failed'] and 'older than the PostgreSQL server' in result['msg'], result
+        assert not list(repo.glob('*/pg18'))  # no stanza was written
+    finally:
+        cluster.stop()

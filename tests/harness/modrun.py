@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 
 import paths
 
@@ -21,15 +22,25 @@ def run_module(name, args, check_mode=False, diff=False, env=None):
             json.dump({'ANSIBLE_MODULE_ARGS': payload}, stream)
         child_env = dict(os.environ, PYTHONPATH=paths.collections_root())
         child_env.update(env or {})
-        completed = subprocess.run(
-            [sys.executable, '-m', 'ansible_collections.defneqr.dbops.plugins.modules.%s' % name, args_file],
-            capture_output=True, text=True, env=child_env, timeout=600, check=False)
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            child = subprocess.Popen(  # pylint: disable=consider-using-with
+                [sys.executable, '-m', 'ansible_collections.defneqr.dbops.plugins.modules.%s' % name, args_file],
+                stdout=out, stderr=err, env=child_env)
+            # wait4 gives the module process's own peak memory (benchmarks report it)
+            watchdog = threading.Timer(600, child.kill)
+            watchdog.start()
+            _pid, status, usage = os.wait4(child.pid, 0)
+            watchdog.cancel()
+            child.returncode = os.waitstatus_to_exitcode(status)
+            out.seek(0)
+            err.seek(0)
+            stdout, stderr = out.read().decode('utf-8', 'replace'), err.read().decode('utf-8', 'replace')
     finally:
         os.unlink(args_file)
     try:
-        result = json.loads(completed.stdout)
+        result = json.loads(stdout)
     except ValueError:
-        raise AssertionError('module %s printed no JSON (exit %d):\n%s\n%s'
-                             % (name, completed.returncode, completed.stdout, completed.stderr))
-    result['_stdout'] = completed.stdout
+        raise AssertionError('module %s printed no JSON (exit %d):\n%s\n%s' % (name, child.returncode, stdout, stderr))
+    result['_stdout'] = stdout
+    result['_peak_rss_kb'] = usage.ru_maxrss
     return result

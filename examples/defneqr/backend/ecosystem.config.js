@@ -27,6 +27,9 @@ module.exports = {
       max_restarts: 10,
       restart_delay: 1000,
       kill_timeout: 5000,
+      // `pm2 start` returns once the server listens (it sends 'ready'): no polling gap in the downtime
+      wait_ready: true,
+      listen_timeout: 8000,
     },
   ],
 };

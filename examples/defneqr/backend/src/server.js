@@ -140,6 +140,7 @@ const server = http.createServer(async (req, res) => {
 
 server.listen(config.port, config.host, () => {
   console.log(`defneqr-backend ${config.release} listening on ${config.host}:${config.port}, expects ${config.expectedMigration}`);
+  if (process.send) process.send('ready'); // pm2 wait_ready
 });
 
 function shutdown(signal) {
