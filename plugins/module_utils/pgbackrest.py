@@ -81,6 +81,17 @@ class PgBackRest:
         return dict(name=self.stanza, status=dict(code=1, message='missing stanza path'), backup=[], archive=[])
 
 
+def info_for(tool, check_mode):
+    """The stanza's info; in check mode an unreadable stanza (configuration not written yet in a check run of the
+    wal_archive role) reads as a missing one instead of failing."""
+    try:
+        return tool.info()
+    except postgres.PgError:
+        if not check_mode:
+            raise
+        return dict(name=tool.stanza, status=dict(code=1, message='not readable yet'), backup=[], archive=[])
+
+
 def stanza_exists(info):
     """False while `stanza-create` has not run (pgBackRest status code 1, missing stanza path)."""
     return not (info.get('status', {}).get('code') == 1 and not info.get('backup'))
@@ -124,13 +135,13 @@ def take_backup(tool, backup_type, check_mode=False):
     Returns the module result: the new backup in our manifest shape and the repository as it is after."""
     if backup_type not in BACKUP_TYPES:
         raise postgres.PgError('pgbackrest.type must be one of %s, not %r.' % (', '.join(BACKUP_TYPES), backup_type))
-    before = tool.info()
+    before = info_for(tool, check_mode)
+    if check_mode:  # in a check run of the wal_archive role the stanza may only exist "after" the run
+        plan = dict(id=None, kind=backup_type, method='pgbackrest', stanza=tool.stanza)
+        return dict(changed=True, backup=plan, pgbackrest=describe(before))
     if not stanza_exists(before):
         raise postgres.PgError('pgBackRest stanza %s does not exist yet: run the defneqr.dbops.wal_archive role (or '
                                'pgbackrest stanza-create) first.' % tool.stanza)
-    if check_mode:
-        plan = dict(id=None, kind=backup_type, method='pgbackrest', stanza=tool.stanza)
-        return dict(changed=True, backup=plan, pgbackrest=describe(before))
     known = set(entry['label'] for entry in before.get('backup', []))
     tool.run('backup', '--type=%s' % backup_type)
     after = tool.info()
@@ -162,7 +173,7 @@ def create_restore_point(conn, name, check_mode=False):
 def ensure_stanza(tool, check=True, check_mode=False):
     """stanza-create when the stanza is missing, then `pgbackrest check`: a WAL switch that must reach the
     repository, proving archive_command, the configuration and the repository work together."""
-    created = not stanza_exists(tool.info())
+    created = not stanza_exists(info_for(tool, check_mode))
     if check_mode:
         return dict(changed=created, created=created, checked=False)
     if created:

@@ -34,6 +34,9 @@ def archived():
     cluster.psql('GRANT ALL ON scans TO %s' % pgcluster.APP_ROLE, database=STANZA)
     world = dict(cluster=cluster, base=base, config=os.path.join(base, 'etc', 'pgbackrest.conf'),
                  repo=os.path.join(base, 'repo'))
+    world['check_run'] = run_role(world, '--check')
+    world['settings_after_check'] = cluster.psql("SELECT setting FROM pg_settings WHERE name = 'archive_mode'").strip()
+    world['config_after_check'] = os.path.exists(world['config'])
     world['first_run'] = run_role(world)
     yield world
     cluster.stop()
@@ -56,7 +59,7 @@ def role_vars(world):
                                                cluster.log_file, '-w', 'restart'])
 
 
-def run_role(world):
+def run_role(world, *options):
     """ansible-playbook with the role on a local host; returns (exit code, output)."""
     folder = tempfile.mkdtemp(prefix='dbops-wal-play-')
     playbook = os.path.join(folder, 'play.yml')
@@ -69,7 +72,7 @@ def run_role(world):
         stream.write(inventory)
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=paths.collections_root(), ANSIBLE_FORCE_COLOR='0')
     done = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i',
-                           os.path.join(folder, 'hosts'), playbook, '-e', '@' + variables],
+                           os.path.join(folder, 'hosts'), playbook, '-e', '@' + variables] + list(options),
                           capture_output=True, text=True, env=env, check=False)
     shutil.rmtree(folder)
     return done.returncode, done.stdout + done.stderr
@@ -120,6 +123,14 @@ def pitr(world, tmp_path, name, **target):
     assert not result.get('failed'), result.get('msg')
     shutil.rmtree(data_dir, ignore_errors=True)
     return result
+
+
+def test_check_mode_reports_and_changes_nothing(archived):
+    code, output = archived['check_run']
+    assert code == 0, output
+    assert archived['settings_after_check'] == 'off' and not archived['config_after_check']
+    recap = [line for line in output.splitlines() if line.startswith('db1 ') and 'ok=' in line][-1]
+    assert ' changed=0 ' not in recap  # it says what it would change
 
 
 def test_role_configures_archiving_and_takes_the_first_backup(archived):
@@ -233,9 +244,9 @@ def test_a_server_newer_than_pgbackrest_is_named(tmp_path):
         if cluster.account:
             os.chown(str(repo), cluster.account.pw_uid, cluster.account.pw_gid)
         config = tmp_path / 'pgbackrest.conf'
+        values = (repo, repo, repo, cluster.data_dir, cluster.port, cluster.socket_dir)
         config.write_text('[global]\nrepo1-path=%s\nlog-path=%s\nlock-path=%s\n[pg18]\npg1-path=%s\npg1-port=%d\n'
-                          'pg1-socket-path=%s\npg1-user=postgres\n' % (repo, repo, repo, cluster.data_dir, cluster.port,
-                                                                        cluster.socket_dir))
+                          'pg1-socket-path=%s\npg1-user=postgres\n' % values)
         config.chmod(0o644)
         account = cluster.account.pw_name if cluster.account else ''
         result = modrun.run_module('pgbackrest_stanza', dict(pgbackrest=dict(stanza='pg18', config=str(config),
