@@ -49,6 +49,7 @@ def role_vars(world):
     restart = ['runuser', '-u', account, '--'] if cluster.account else []
     return dict(
         wal_archive_install=False, wal_archive_stanza=STANZA, wal_archive_os_user=account,
+        wal_archive_cipher_pass='test-only-passphrase',
         wal_archive_config=world['config'], wal_archive_pg_data=cluster.data_dir, wal_archive_pg_port=cluster.port,
         wal_archive_pg_socket=cluster.socket_dir, wal_archive_login_host='127.0.0.1',
         wal_archive_login_password=cluster.superuser_password, wal_archive_ssl_mode='disable',
@@ -61,19 +62,25 @@ def role_vars(world):
 
 def run_role(world, *options):
     """ansible-playbook with the role on a local host; returns (exit code, output)."""
+    play = '- hosts: db1\n  gather_facts: false\n  roles: [defneqr.dbops.wal_archive]\n'
+    return run_playbook(play, role_vars(world), *options)
+
+
+def run_playbook(playbook, variables, *options):
+    """ansible-playbook of a playbook text or path on a local db1 (group db); variables in a 0600 file."""
     folder = tempfile.mkdtemp(prefix='dbops-wal-play-')
-    playbook = os.path.join(folder, 'play.yml')
-    with open(playbook, 'w', encoding='utf-8') as stream:
-        stream.write('- hosts: db1\n  gather_facts: false\n  roles: [defneqr.dbops.wal_archive]\n')
-    variables = os.path.join(folder, 'vars.json')
-    pgcluster.write_private(variables, json.dumps(role_vars(world)))
-    inventory = 'db1 ansible_connection=local ansible_python_interpreter=%s\n' % sys.executable
+    if '\n' in playbook:
+        path = os.path.join(folder, 'play.yml')
+        with open(path, 'w', encoding='utf-8') as stream:
+            stream.write(playbook)
+        playbook = path
+    pgcluster.write_private(os.path.join(folder, 'vars.json'), json.dumps(variables))
     with open(os.path.join(folder, 'hosts'), 'w', encoding='utf-8') as stream:
-        stream.write(inventory)
+        stream.write('[db]\ndb1 ansible_connection=local ansible_python_interpreter=%s\n' % sys.executable)
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=paths.collections_root(), ANSIBLE_FORCE_COLOR='0')
     done = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i',
-                           os.path.join(folder, 'hosts'), playbook, '-e', '@' + variables] + list(options),
-                          capture_output=True, text=True, env=env, check=False)
+                           os.path.join(folder, 'hosts'), playbook, '-e', '@' + os.path.join(folder, 'vars.json')]
+                          + list(options), capture_output=True, text=True, env=env, check=False)
     shutil.rmtree(folder)
     return done.returncode, done.stdout + done.stderr
 
@@ -146,6 +153,10 @@ def test_role_configures_archiving_and_takes_the_first_backup(archived):
         archived['config'], STANZA)
     assert 'PostgreSQL was restarted: archive_mode' in output
     assert oct(os.stat(archived['config']).st_mode & 0o777) == '0o600'
+    # the repository is encrypted on the client: its info files are not readable text
+    with open(os.path.join(archived['repo'], 'archive', STANZA, 'archive.info'), 'rb') as stream:
+        assert not stream.read(64).startswith(b'[')
+    assert 'test-only-passphrase' not in output  # the passphrase never reaches the log
     info = modrun.run_module('pg_backup_info', dict(pgbackrest=pgbackrest_option(archived)))
     assert [b['kind'] for b in info['backups']] == ['full'] and info['backups'][0]['verified']
     assert info['status']['code'] == 0 and info['wal'][0]['min'] <= info['wal'][0]['max']
@@ -192,6 +203,26 @@ def test_incremental_backup_is_listed_in_our_manifest_shape(archived):
     assert result['backup']['prior'] and result['backup']['size'] > 0 and result['backup']['verified']
     listed = modrun.run_module('pg_backup_info', dict(pgbackrest=pgbackrest_option(archived), kind='incr'))
     assert [b['id'] for b in listed['backups']] == [result['backup']['id']]
+
+
+def test_backup_playbook_takes_and_schedules_the_hourly_incremental(archived, tmp_path):
+    playbook = os.path.join(paths.REPO, 'playbooks', 'backup.yml')
+    before = modrun.run_module('pg_backup_info', dict(pgbackrest=pgbackrest_option(archived), kind='incr'))
+    code, output = run_playbook(playbook, dict(backup_kind='wal_incr', backup_pgbackrest=pgbackrest_option(archived),
+                                               dbops_db_name=STANZA))
+    assert code == 0, output
+    after = modrun.run_module('pg_backup_info', dict(pgbackrest=pgbackrest_option(archived), kind='incr'))
+    assert len(after['backups']) == len(before['backups']) + 1
+    cron_file = str(tmp_path / 'cron')
+    code, output = run_playbook(playbook, dict(backup_kind='schedule', backup_pgbackrest=pgbackrest_option(archived),
+                                               backup_cron_file=cron_file, backup_log_dir=str(tmp_path / 'logs'),
+                                               backup_cron_user=os.environ.get('USER') or 'root'))
+    assert code == 0, output
+    with open(cron_file, encoding='utf-8') as stream:
+        jobs = [line for line in stream.read().splitlines() if line[:1].isdigit() or line.startswith('*')]
+    assert len(jobs) == 6
+    assert [j for j in jobs if j.startswith('15 * * * * ') and 'backup_kind=wal_incr' in j]
+    assert [j for j in jobs if j.startswith('0 1 * * 0 ') and 'backup_kind=wal_full' in j]
 
 
 def test_archiving_survives_a_restart_and_health_reads_pgbackrest(archived):
