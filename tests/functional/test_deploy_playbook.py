@@ -102,6 +102,8 @@ def assert_rolled_back(world, before, writer, code, report, step, strategy_keeps
     assert report and report['outcome'] == 'rolled_back', world.last_output[-3000:]
     assert report['incident']['trigger']['step']['number'] == step, report['incident']
     assert report['incident']['rollback']['healthy'] is True
+    if report['first_stop']:  # the outage lasts until the previous release answers again
+        assert report['last_healthy'] >= report['incident']['rollback']['began'], report
     assert os.path.isfile(os.path.join(report['folder'], 'report.md'))
     for host in world.hosts:
         status, body = apphost.http('GET', host.url + '/health')
