@@ -196,6 +196,28 @@ def test_restore_point_of_a_deploy_is_a_target(archived, tmp_path):
     assert result['tables']['public.scans'] == rows_at_point
 
 
+def test_restore_playbook_restores_to_the_restore_point_of_a_deploy(archived):
+    """playbooks/restore.yml restore_method=pitr, as an operator runs it after a late problem with a deploy."""
+    cluster = archived['cluster']
+    write_batch(archived, 8)
+    point = modrun.run_module('pg_backup', dict(superuser(archived), method='restore_point', label='deploy-run-8'))
+    assert point['restore_point']['lsn'], point
+    rows_at_point = int(cluster.psql('SELECT count(*) FROM scans', database=STANZA))
+    write_batch(archived, 9)
+    data_dir = os.path.join(archived['base'], 'pitr-playbook')
+    code, output = run_playbook(os.path.join(paths.REPO, 'playbooks', 'restore.yml'), dict(
+        restore_method='pitr', restore_pitr_stanza=STANZA, restore_pitr_config=archived['config'],
+        restore_pitr_os_user=role_vars(archived)['wal_archive_os_user'], restore_pitr_data_dir=data_dir,
+        restore_pitr_target_type='name', restore_pitr_target='deploy-run-8', restore_pitr_port=pgcluster.free_port(),
+        dbops_db_name=STANZA, dbops_db_login_host='127.0.0.1', dbops_db_login_port=cluster.port,
+        dbops_db_login_user='postgres', dbops_db_login_password=cluster.superuser_password, dbops_db_ssl_mode='disable',
+        dbops_pg_bin_dir=PG15), '-v')
+    shutil.rmtree(data_dir, ignore_errors=True)
+    assert code == 0, output
+    assert '"public.scans": %d' % rows_at_point in output, output
+    assert 'Restored to name deploy-run-8' in output and 'stopped in' in output
+
+
 def test_incremental_backup_is_listed_in_our_manifest_shape(archived):
     result = modrun.run_module('pg_backup', dict(method='pgbackrest', backup_type='incr',
                                                  pgbackrest=pgbackrest_option(archived)))
