@@ -365,32 +365,50 @@ class Bench:
         with open(os.path.join(results, '%s.md' % stamp), 'w', encoding='utf-8') as stream:
             stream.write('Machine: %s\n\n%s\n' % (json.dumps(machine), table))
         print('\n' + table)
-        self.chart(os.path.join(results, '%s.png' % stamp))
-
-    def chart(self, path):
-        try:
-            import matplotlib  # pylint: disable=import-outside-toplevel
-            matplotlib.use('Agg')
-            from matplotlib import pyplot  # pylint: disable=import-outside-toplevel
-        except ImportError:
-            print('matplotlib is not installed: no chart')
-            return
-        rows = [r for r in self.rows if 'speedup_vs_runbook' in r]
-        figure, axis = pyplot.subplots(figsize=(8, 3 + 0.3 * len(rows)))
-        labels = ['%s s%s: %s' % (r['group'], r['scale'], r['name'][:40]) for r in rows]
-        axis.barh(labels, [r['speedup_vs_runbook'] for r in rows], color='#2a7f62')
-        axis.axvline(1.0, color='grey', linestyle='--')
-        axis.set_xlabel('times faster than the runbook command (same run, median)')
-        figure.tight_layout()
-        figure.savefig(path, dpi=110)
-        print('chart: %s' % path)
+        chart(self.rows, os.path.join(results, '%s.png' % stamp))
 
     def close(self):
         self.cluster.stop()
         shutil.rmtree(self.work, ignore_errors=True)
 
 
+def chart(rows, path):
+    """Left: how many times faster than the runbook's command. Right: how backup and snapshot cost grows with scale."""
+    try:
+        import matplotlib  # pylint: disable=import-outside-toplevel
+        matplotlib.use('Agg')
+        from matplotlib import pyplot  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        print('matplotlib is not installed: no chart')
+        return
+    ratios = [r for r in rows if 'speedup_vs_runbook' in r]
+    figure, (left, right) = pyplot.subplots(1, 2, figsize=(14, 3 + 0.3 * len(ratios)),
+                                            gridspec_kw=dict(width_ratios=[3, 2]))
+    left.barh(['%s s%s: %s' % (r['group'], r['scale'], r['name'][:40]) for r in ratios],
+              [r['speedup_vs_runbook'] for r in ratios], color='#2a7f62')
+    left.axvline(1.0, color='grey', linestyle='--')
+    left.set_xlabel('times faster than the runbook command (same run, median)')
+    series = (('pg_backup', lambda r: r['name'].startswith('pg_backup (compression auto')),
+              ('snapshot', lambda r: r['name'].startswith('snapshot')),
+              ('runbook pg_dump -Z 9', lambda r: r['name'].startswith('runbook pg_dump')))
+    for label, wanted in series:
+        points = sorted((float(r['scale']), r['median']) for r in rows
+                        if wanted(r) and str(r['scale']).replace('.', '').isdigit())
+        if points:
+            right.plot([p[0] for p in points], [p[1] for p in points], marker='o', label=label)
+    right.set_xlabel('scale (1 = 128 MB, 10 = 1.16 GB)')
+    right.set_ylabel('seconds (median)')
+    right.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    print('chart: %s' % path)
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == '--chart':  # redraw the chart of an earlier run's JSON
+        with open(sys.argv[2], encoding='utf-8') as stream:
+            chart(json.load(stream)['rows'], os.path.splitext(sys.argv[2])[0] + '.png')
+        return 0
     scales = [1] if os.environ.get('QUICK') else [1, 10]
     bench = Bench(scales)
     try:
