@@ -166,7 +166,11 @@ def create_restore_point(conn, name, check_mode=False):
                     msg='archive_mode is off: a restore point needs WAL archiving (the wal_archive role).')
     if check_mode:
         return dict(changed=True, restore_point=dict(name=name, lsn=None))
-    row = postgres.query(conn, 'SELECT pg_create_restore_point(%s)::text AS lsn, now()::text AS at', (name,))[0]
+    try:
+        row = postgres.query(conn, 'SELECT pg_create_restore_point(%s)::text AS lsn, now()::text AS at', (name,))[0]
+    except postgres.psycopg2.Error as err:
+        raise postgres.PgError('Cannot create restore point %s: %s. It needs a superuser, or GRANT EXECUTE ON '
+                               'FUNCTION pg_create_restore_point(text) TO <role>.' % (name, str(err).strip().splitlines()[0]))
     return dict(changed=True, restore_point=dict(name=name, lsn=row['lsn'], created_at=row['at']))
 
 
@@ -278,13 +282,18 @@ def summarize_restored(params, count_rows):
     """What the restored server holds: its databases with sizes, and the tables of login_db with exact rows."""
     conn = postgres.connect(params)
     try:
-        databases = postgres.query(conn, 'SELECT datname AS name, pg_database_size(oid) AS size FROM pg_database '
-                                         'WHERE NOT datistemplate ORDER BY 1')
-        tables = {}
-        if count_rows:
-            tables = exact_counts(conn, postgres.query(conn, TABLE_STATS))
+        return _summary(conn, count_rows)
+    except postgres.psycopg2.Error as err:
+        raise postgres.PgError('The restored server answers, but reading it as %s failed: %s. Use a role that can read '
+                               'every table (or count_rows=false).' % (params['login_user'], str(err).strip()))
     finally:
         conn.close()
+
+
+def _summary(conn, count_rows):
+    databases = postgres.query(conn, 'SELECT datname AS name, pg_database_size(oid) AS size FROM pg_database '
+                                     'WHERE NOT datistemplate ORDER BY 1')
+    tables = exact_counts(conn, postgres.query(conn, TABLE_STATS)) if count_rows else {}
     return databases, tables
 
 

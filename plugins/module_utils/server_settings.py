@@ -23,6 +23,16 @@ def _as_text(value):
 
 
 def apply(conn, wanted, check_mode=False):
+    """apply_settings with the server's refusals (privileges above all) turned into an operator's message."""
+    try:
+        return apply_settings(conn, wanted, check_mode)
+    except postgres.psycopg2.Error as err:
+        raise postgres.PgError('Server settings cannot be read or changed as this user: %s. Connect as a superuser '
+                               '(postgres), or grant pg_read_all_settings and ALTER SYSTEM on each setting.'
+                               % str(err).strip().splitlines()[0])
+
+
+def apply_settings(conn, wanted, check_mode=False):
     """ALTER SYSTEM SET every setting whose configured value differs, reload, and report what changed and
     which settings wait for a restart (context postmaster: wal_level, archive_mode, ...).
 
