@@ -283,9 +283,8 @@ def test_restore_refuses_a_folder_in_use_and_bad_names(archived):
     refused = modrun.run_module('pg_pitr', dict(superuser(archived), pgbackrest=pgbackrest_option(archived),
                                                 data_dir=archived['cluster'].data_dir))
     assert refused['failed'] and 'running server' in refused['msg']
-    app_role = modrun.run_module('pg_backup', dict(superuser(archived, login_user=pgcluster.APP_ROLE,
-                                                            login_password=archived['cluster'].app_password),
-                                                   method='restore_point', label='deploy-by-app-role'))
+    as_app = superuser(archived, login_user=pgcluster.APP_ROLE, login_password=archived['cluster'].app_password)
+    app_role = modrun.run_module('pg_backup', dict(as_app, method='restore_point', label='deploy-by-app-role'))
     assert app_role['failed'] and 'GRANT EXECUTE ON FUNCTION pg_create_restore_point' in app_role['msg'], app_role
     injected = modrun.run_module('pg_backup_info', dict(pgbackrest=dict(stanza='shop; rm -rf /')))
     assert injected['failed'] and 'not a plain name' in injected['msg']
