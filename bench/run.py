@@ -80,16 +80,18 @@ class HealthProbe:
         self.running = False
         self.thread.join()
 
+    def recovered_after(self, moment):
+        """The first healthy answer after this probe's last failure (or after `moment` if it never failed)."""
+        last_failure = max([when for when, healthy in self.samples if not healthy] or [moment])
+        return min(when for when, healthy in self.samples if healthy and when > last_failure)
+
     @staticmethod
     def outage(probes):
         """Seconds from the first failed answer on any host to the last host's first healthy answer after it."""
         failures = [when for probe in probes for when, healthy in probe.samples if not healthy]
         if not failures:
             return 0.0
-        first = min(failures)
-        recovered = [min(when for when, healthy in probe.samples if healthy and when > max(
-            [w for w, h in probe.samples if not h] or [first])) for probe in probes]
-        return round(max(recovered) - first, 2)
+        return round(max(probe.recovered_after(min(failures)) for probe in probes) - min(failures), 2)
 
 
 class Bench:

@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import re
 import statistics
 import time
@@ -339,13 +340,11 @@ def archiver(conn, s):
 
 def _ready_segments(conn):
     """WAL segments waiting for archive_command (pg_ls_archive_statusdir needs pg_monitor); None if not allowed."""
-    postgres.query(conn, 'SAVEPOINT archive_ready')
     try:
-        count = postgres.query(conn, "SELECT count(*) AS n FROM pg_ls_archive_statusdir() WHERE name LIKE '%%.ready'")
-        postgres.query(conn, 'RELEASE SAVEPOINT archive_ready')
-        return count[0]['n']
+        with _savepoint(conn, 'archive_ready'):
+            return postgres.query(
+                conn, "SELECT count(*) AS n FROM pg_ls_archive_statusdir() WHERE name LIKE '%%.ready'")[0]['n']
     except postgres.psycopg2.Error:
-        postgres.query(conn, 'ROLLBACK TO SAVEPOINT archive_ready')
         return None
 
 
@@ -502,16 +501,26 @@ def run_checks(params, checks=None, thresholds=None, expected=None, explains=Non
     return results, status
 
 
+@contextlib.contextmanager
+def _savepoint(conn, name):
+    """A failing statement inside rolls back to here, so the read-only transaction goes on with the next check."""
+    postgres.query(conn, 'SAVEPOINT %s' % name)
+    try:
+        yield
+    except postgres.psycopg2.Error:
+        postgres.query(conn, 'ROLLBACK TO SAVEPOINT %s' % name)
+        raise
+    postgres.query(conn, 'RELEASE SAVEPOINT %s' % name)
+
+
 def _guarded(conn, name, function, settings, timeout):
     clock = time.time()
-    postgres.query(conn, 'SAVEPOINT health_check')
     try:
-        postgres.query(conn, "SELECT set_config('statement_timeout', %s, true)", (timeout,))
-        result = function(conn, settings)
-        postgres.query(conn, 'RELEASE SAVEPOINT health_check')
+        with _savepoint(conn, 'health_check'):
+            postgres.query(conn, "SELECT set_config('statement_timeout', %s, true)", (timeout,))
+            result = function(conn, settings)
     except postgres.psycopg2.Error as err:
-        postgres.query(conn, 'ROLLBACK TO SAVEPOINT health_check')
-        result = _check('unknown', None, None, '%s could not run: %s' % (name, str(err).strip().splitlines()[0]))
+        result = _check('unknown', None, None, '%s could not run: %s' % (name, postgres.first_line(err)))
     result['seconds'] = round(time.time() - clock, 4)
     if result['status'] != 'ok' and name in FIXES:
         result['fix'] = FIXES[name]

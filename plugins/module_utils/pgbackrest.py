@@ -27,6 +27,11 @@ BACKUP_TYPES = ('full', 'diff', 'incr')
 STANZA_PATTERN = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$')
 
 
+def _english_env():
+    """pgBackRest's and pg_ctl's messages are matched and quoted: keep them in English."""
+    return dict(os.environ, LC_ALL='C')
+
+
 def pgbackrest_argument_spec():
     """The `pgbackrest` option shared by the modules (documented in doc_fragments/pgbackrest.py)."""
     return dict(type='dict', options=dict(
@@ -63,9 +68,8 @@ class PgBackRest:
 
     def run(self, command, *options, timeout=None):
         """Run one pgbackrest command; PgError names the command and pgBackRest's own error."""
-        env = dict(os.environ, LC_ALL='C')
         try:
-            done = postgres.run_client(self.argv(command, *options), env, timeout=timeout, user=self.os_user)
+            done = postgres.run_client(self.argv(command, *options), _english_env(), timeout=timeout, user=self.os_user)
         except postgres.PgError as err:
             hint = ' This pgBackRest is older than the PostgreSQL server: install a pgBackRest release that supports ' \
                    'it (PGDG packages).' if 'VersionNotSupportedError' in str(err) else ''
@@ -78,7 +82,12 @@ class PgBackRest:
         for entry in entries:
             if entry.get('name') == self.stanza:
                 return entry
-        return dict(name=self.stanza, status=dict(code=1, message='missing stanza path'), backup=[], archive=[])
+        return missing_stanza(self.stanza, 'missing stanza path')
+
+
+def missing_stanza(stanza, message):
+    """What `pgbackrest info` says of a stanza that stanza-create has not made (status code 1)."""
+    return dict(name=stanza, status=dict(code=1, message=message), backup=[], archive=[])
 
 
 def info_for(tool, check_mode):
@@ -89,7 +98,7 @@ def info_for(tool, check_mode):
     except postgres.PgError:
         if not check_mode:
             raise
-        return dict(name=tool.stanza, status=dict(code=1, message='not readable yet'), backup=[], archive=[])
+        return missing_stanza(tool.stanza, 'not readable yet')
 
 
 def stanza_exists(info):
@@ -133,8 +142,6 @@ def take_backup(tool, backup_type, check_mode=False):
     """A pgBackRest backup of `backup_type` (full, diff or incr); pgBackRest expires old ones by its retention.
 
     Returns the module result: the new backup in our manifest shape and the repository as it is after."""
-    if backup_type not in BACKUP_TYPES:
-        raise postgres.PgError('pgbackrest.type must be one of %s, not %r.' % (', '.join(BACKUP_TYPES), backup_type))
     before = info_for(tool, check_mode)
     if check_mode:  # in a check run of the wal_archive role the stanza may only exist "after" the run
         plan = dict(id=None, kind=backup_type, method='pgbackrest', stanza=tool.stanza)
@@ -145,13 +152,13 @@ def take_backup(tool, backup_type, check_mode=False):
     known = set(entry['label'] for entry in before.get('backup', []))
     tool.run('backup', '--type=%s' % backup_type)
     after = tool.info()
+    labels = set(entry['label'] for entry in after.get('backup', []))
     new = [entry for entry in after.get('backup', []) if entry['label'] not in known]
     if not new:
         raise postgres.PgError('pgbackrest backup finished but no new backup is listed in pgbackrest info for '
                                'stanza %s.' % tool.stanza)
-    repository = describe(after)
-    return dict(changed=True, backup=backup_manifest(new[-1], tool.stanza), pgbackrest=repository,
-                expired=sorted(known - set(entry['label'] for entry in after.get('backup', []))))
+    return dict(changed=True, backup=backup_manifest(new[-1], tool.stanza), pgbackrest=describe(after),
+                expired=sorted(known - labels))
 
 
 def create_restore_point(conn, name, check_mode=False):
@@ -170,7 +177,7 @@ def create_restore_point(conn, name, check_mode=False):
         row = postgres.query(conn, 'SELECT pg_create_restore_point(%s)::text AS lsn, now()::text AS at', (name,))[0]
     except postgres.psycopg2.Error as err:
         raise postgres.PgError('Cannot create restore point %s: %s. It needs a superuser, or GRANT EXECUTE ON '
-                               'FUNCTION pg_create_restore_point(text) TO <role>.' % (name, str(err).strip().splitlines()[0]))
+                               'FUNCTION pg_create_restore_point(text) TO <role>.' % (name, postgres.first_line(err)))
     return dict(changed=True, restore_point=dict(name=name, lsn=row['lsn'], created_at=row['at']))
 
 
@@ -253,11 +260,11 @@ class RestoredServer:
                    "-c external_pid_file='' -c archive_mode=off" % (self.port, self.data_dir)
         postgres.run_client([self.pg_ctl, '-D', self.data_dir, '-l', os.path.join(self.data_dir, 'pitr-start.log'),
                              '-w', '-t', str(timeout), '-o', settings, 'start'],
-                            dict(os.environ, LC_ALL='C'), timeout=timeout + 30, user=self.os_user)
+                            _english_env(), timeout=timeout + 30, user=self.os_user)
 
     def stop(self):
         postgres.run_client([self.pg_ctl, '-D', self.data_dir, '-m', 'fast', '-w', 'stop'],
-                            dict(os.environ, LC_ALL='C'), timeout=120, user=self.os_user)
+                            _english_env(), timeout=120, user=self.os_user)
 
 
 def wait_promoted(params, timeout):

@@ -168,6 +168,12 @@ def failing_module(module, **extra):
         module.fail_json(msg=str(err), **extra)
 
 
+def first_line(err):
+    """The first line of a server error: the message without psycopg2's context lines."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else ''
+
+
 def query(conn, statement, args=None):
     """Run one statement and return its rows as dicts (an empty list for no result set)."""
     with conn.cursor(cursor_factory=RealDictCursor) as cur:

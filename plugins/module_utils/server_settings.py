@@ -22,6 +22,11 @@ def _as_text(value):
     return str(value)
 
 
+def _running(row, value):
+    """Whether the server runs with `value` (as pg_settings stores it, or as SHOW prints it)."""
+    return value in (row['setting'], row['shown'])
+
+
 def apply(conn, wanted, check_mode=False):
     """apply_settings with the server's refusals (privileges above all) turned into an operator's message."""
     try:
@@ -29,7 +34,7 @@ def apply(conn, wanted, check_mode=False):
     except postgres.psycopg2.Error as err:
         raise postgres.PgError('Server settings cannot be read or changed as this user: %s. Connect as a superuser '
                                '(postgres), or grant pg_read_all_settings and ALTER SYSTEM on each setting.'
-                               % str(err).strip().splitlines()[0])
+                               % postgres.first_line(err))
 
 
 def apply_settings(conn, wanted, check_mode=False):
@@ -46,8 +51,8 @@ def apply_settings(conn, wanted, check_mode=False):
     changed = []
     for name, value in sorted(wanted.items()):
         row = rows[name]
-        configured = row['auto_conf'] if row['auto_conf'] is not None else None
-        if configured == value or (configured is None and value in (row['setting'], row['shown'])):
+        configured = row['auto_conf']
+        if configured == value or (configured is None and _running(row, value)):
             continue
         changed.append(dict(name=name, before=configured if configured is not None else row['shown'], after=value,
                             context=row['context']))
@@ -55,13 +60,7 @@ def apply_settings(conn, wanted, check_mode=False):
             postgres.query(conn, postgres.compose('ALTER SYSTEM SET {name} = %s', name=name), (value,))
     if changed and not check_mode:
         postgres.query(conn, 'SELECT pg_reload_conf()')
-    if check_mode:
-        waiting = sorted(set(c['name'] for c in changed if c['context'] == 'postmaster')
-                         | set(n for n, row in rows.items() if row['pending_restart']))
-    else:
-        reread = postgres.query(conn, CURRENT, (list(wanted),))
-        waiting = sorted(row['name'] for row in reread
-                         if row['pending_restart'] or (row['context'] == 'postmaster'
-                                                       and row['setting'] != wanted[row['name']]
-                                                       and row['shown'] != wanted[row['name']]))
+    # the state read before the change tells it: a reload applies everything but postmaster settings
+    waiting = sorted(name for name, row in rows.items()
+                     if row['pending_restart'] or (row['context'] == 'postmaster' and not _running(row, wanted[name])))
     return dict(changed=bool(changed), changes=changed, restart_required=bool(waiting), restart_settings=waiting)
