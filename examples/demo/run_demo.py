@@ -119,7 +119,6 @@ class Demo:
             self.hosts.append(host)
             app_hosts[name] = dict(app_root=host.base_dir, app_port=host.port, app_pm2_home=host.pm2_home,
                                    app_pm2_bin=apphost.PM2, app_log_dir=host.log_dir,
-                                   app_env_file=os.path.join(host.base_dir, 'shared', 'backend.env'),
                                    app_env=dict(DATABASE_URL=url, JWT_SECRET='demo-jwt-secret'))
             overrides = dict((host_vars or {}).get(name, {}))
             app_hosts[name]['app_env'].update(overrides.pop('app_env_extra', {}))

@@ -207,10 +207,11 @@ def summarize(entries, has_table):
     """Lists by state; `pending` is what deploy would apply (including rolled-back ones), in order."""
     def names(*states):
         return [e['name'] for e in entries if e['state'] in states]
-    summary = dict(has_migrations_table=has_table, pending=names('pending', 'rolled_back'), failed=names('failed'),
+    summary = dict(has_migrations_table=has_table, pending=names('pending', 'rolled_back'),
+                   failed_migrations=names('failed'),
                    modified=names('modified'), missing_locally=names('missing_locally'),
                    applied=names('applied', 'modified'))
-    summary['in_sync'] = not (summary['pending'] or summary['failed'] or summary['modified']
+    summary['in_sync'] = not (summary['pending'] or summary['failed_migrations'] or summary['modified']
                               or summary['missing_locally'])
     return summary
 

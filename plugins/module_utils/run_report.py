@@ -108,19 +108,126 @@ def checklist(evidence, outcome, failure, rollback):
     return sections
 
 
-def build(run_id, kind, outcome, reason, started, steps, evidence, first_stop, last_healthy, failure, rollback,
-          finished):
-    sections = checklist(evidence, outcome, failure or {}, rollback or {})
-    report = dict(run_id=run_id, kind=kind, outcome=outcome, reason=reason, started=started, finished=finished,
-                  duration=seconds_between(started, finished), steps=timed_steps(steps or []),
+def _times(mapping):
+    return sorted(value for value in (mapping or {}).values() if value)
+
+
+def all_steps(journal):
+    """Closed steps in order, then the open one (interrupted when the run died in it)."""
+    steps = list(journal.get('steps') or [])
+    current = journal.get('step') or {}
+    if current.get('number') is not None and not current.get('ended'):
+        steps.append(dict(current, status='interrupted'))
+    return steps
+
+
+def outage(journal):
+    """(first stop, last healthy answer) from the journal; the stop is step 3's start when no stop time was
+    recorded (a run killed while stopping), the end is None while some app host is not back."""
+    rollback = journal.get('rollback') or {}
+    steps = all_steps(journal)
+    stops = _times(journal.get('stopped_at')) + _times(rollback.get('stopped_at'))
+    stop_step = next((s for s in steps if s.get('number') == 3), None)
+    first_stop = stops[0] if stops else (stop_step or {}).get('started')
+    if not first_stop:
+        return None, None
+    if rollback:
+        back = _times(rollback.get('healthy_at')) if rollback.get('healthy') else []
+    else:
+        back = _times(journal.get('healthy_at'))
+    return first_stop, (back[-1] if back else None)
+
+
+def trigger(journal):
+    """What failed: the journal's failure, with the step it failed in."""
+    failure = dict(journal.get('failure') or {})
+    if not failure:
+        return {}
+    failed = [s for s in all_steps(journal) if s.get('status') in ('failed', 'interrupted')]
+    failure.setdefault('step', failed[-1] if failed else journal.get('step') or {})
+    return failure
+
+
+def plan_lines(journal, plan):
+    """What each later step of a dry run would do."""
+    prepare = (journal.get('evidence') or {}).get('prepare') or {}
+    hosts = ', '.join(plan.get('app_hosts') or [])
+    pending = prepare.get('pending') or []
+    return [
+        '2 backup: pg_dump of %s into %s (verify=%s), estimated %s bytes, %s bytes free' % (
+            (journal.get('database') or {}).get('name'), plan.get('backup_dest'), plan.get('backup_verify'),
+            prepare.get('backup_estimate'), prepare.get('free_bytes')),
+        '3 stop: the backend on %s' % hosts,
+        '4 migrate: rollback point by %s, then apply %d migration(s): %s (lint findings: %s)' % (
+            plan.get('strategy'), len(pending), ', '.join(pending) or '-', prepare.get('lint_findings')),
+        '5 verify: migration status, expected indexes, database health',
+        '6 start: switch %s to release %s, start, wait for /health' % (hosts, prepare.get('release')),
+        '7 smoke: login, token, restaurants on %s' % hosts,
+        '8 monitor: /health and query latency for %s s' % plan.get('monitor_seconds'),
+    ]
+
+
+def next_steps(journal):
+    """What recover.yml will do for a run whose rollback did not finish."""
+    rollback = journal.get('rollback') or {}
+    point = journal.get('rollback_point') or {}
+    todo = []
+    if point and not rollback.get('database_done'):
+        todo.append('put the database back (%s from %s)' % (point.get('strategy'), point.get('folder') or
+                                                            point.get('keep_migration')))
+    if journal.get('release_switched'):
+        todo.append('point every app host back at its previous release (%s)' % ', '.join(
+            '%s: %s' % item for item in sorted((journal.get('hosts_previous') or {}).items())))
+    todo.append('start and verify %s' % ', '.join(journal.get('app_hosts') or []))
+    return '; '.join(todo)
+
+
+def build(journal, outcome, reason, finished, plan=None, recover_command=''):
+    rollback = journal.get('rollback') or {}
+    failure = trigger(journal)
+    evidence = journal.get('evidence') or {}
+    first_stop, last_healthy = outage(journal)
+    if rollback and not rollback.get('database'):
+        rollback = dict(rollback, database='untouched: the failure came before the migration'
+                        if rollback.get('database_untouched') else None)
+    sections = checklist(evidence, outcome, failure, rollback)
+    report = dict(run_id=journal.get('run_id'), kind=journal.get('kind') or 'deploy', outcome=outcome, reason=reason,
+                  started=journal.get('started'), finished=finished,
+                  duration=seconds_between(journal.get('started'), finished), steps=timed_steps(all_steps(journal)),
                   downtime_seconds=seconds_between(first_stop, last_healthy) if first_stop else None,
-                  first_stop=first_stop, last_healthy=last_healthy, evidence=evidence or {},
+                  first_stop=first_stop, last_healthy=last_healthy, evidence=evidence,
                   checklist=[dict(section=name, lines=lines) for name, lines in sections],
-                  incident=dict(trigger=failure, rollback=rollback) if (failure or rollback) else None)
+                  incident=dict(trigger=failure, rollback=rollback) if (failure or rollback) else None,
+                  recovered=journal.get('recovered') or None, release=journal.get('release') or {},
+                  plan=plan_lines(journal, plan or {}) if outcome == 'would_deploy' else [])
+    if outcome == 'rollback_failed':
+        report['alarm'] = alarm(journal, report, recover_command)
     return report
 
 
-def summary(report):
+def alarm(journal, report, recover_command):
+    """The message of a rollback that did not finish: true about which hosts are not back."""
+    status = journal.get('health_status') or {}
+    body = journal.get('health_now') or {}
+    not_back = sorted(host for host in journal.get('app_hosts') or [] if status.get(host) != 200)
+    trig = (report.get('incident') or {}).get('trigger') or {}
+    step = trig.get('step') or {}
+    cause = '%s %s failed in step %s (%s) on %s: %s' % (
+        report['kind'], report['run_id'], step.get('number'), step.get('name'), trig.get('host'), trig.get('error'))
+    keep = ('The lock and the journal stay in %s on the database host; once the cause is fixed run: %s. It will %s.'
+            % (journal.get('lock_dir'), recover_command, next_steps(journal)))
+    if not_back:
+        return 'ROLLBACK FAILED: %s not answering /health (%s). %s. The rollback stopped at: %s. %s' % (
+            ', '.join(not_back), ', '.join('%s: %s' % (h, status.get(h)) for h in not_back), cause,
+            report.get('reason'), keep)
+    return ('The rollback did not finish, but every app host answers /health now (%s). %s. The rollback stopped '
+            'at: %s. %s' % (', '.join('%s: release %s' % (h, (body.get(h) or {}).get('release'))
+                                      for h in sorted(status)), cause, report.get('reason'), keep))
+
+
+def summary(report, path=''):
+    if report.get('alarm'):
+        return report['alarm'] + (' Report: %s' % path if path else '')
     backup = (report['evidence'].get('backup') or {})
     size = sum(f['size'] for f in backup.get('files') or [])
     done = sum(1 for s in report['checklist'] for line in s['lines'] if line['done'])
@@ -132,8 +239,18 @@ def summary(report):
     if backup:
         parts.append('backup %.1f MB in %ss' % (size / 1e6, backup.get('duration')))
     parts.append('checklist %d/%d' % (done, total))
-    if report.get('incident') and (report['incident'].get('trigger') or {}).get('error'):
-        parts.append('trigger: %s' % report['incident']['trigger']['error'][:200])
+    trig = (report.get('incident') or {}).get('trigger') or {}
+    if trig.get('error'):
+        step = trig.get('step') or {}
+        parts.append('trigger: step %s (%s) on %s: %s' % (step.get('number'), step.get('name'), trig.get('host'),
+                                                           trig['error'][:300]))
+    if report['outcome'] == 'rolled_back':
+        parts.append('rolled back: database %s; release %s' % (report['incident']['rollback'].get('database'),
+                                                               report['incident']['rollback'].get('release')))
+    if report.get('plan'):
+        parts.append('dry run, nothing changed; would run: ' + ' | '.join(report['plan']))
+    if path:
+        parts.append('report: %s' % path)
     return '; '.join(parts)
 
 
@@ -145,6 +262,13 @@ def markdown(report):
         out.append('- Application downtime (first stop -> last host healthy): %s s' % report['downtime_seconds'])
     if report.get('reason'):
         out.append('- Reason: %s' % report['reason'])
+    if report.get('recovered'):
+        out.append('- Recovered by recover.yml: %s' % report['recovered'])
+    if report.get('alarm'):
+        out += ['', '**%s**' % report['alarm']]
+    if report.get('plan'):
+        out += ['', '## What the deploy would do (dry run: nothing was changed)', '']
+        out += ['- %s' % line for line in report['plan']]
     out += ['', '## Steps', '', '| # | step | started | seconds | result |', '|---|---|---|---|---|']
     out += ['| %s | %s | %s | %s | %s |' % (s.get('number'), s.get('name'), s.get('started'), s.get('seconds'),
                                             s.get('status')) for s in report['steps']]
@@ -153,12 +277,13 @@ def markdown(report):
         out += ['- [%s] %s: %s' % ('x' if line['done'] else ' ', line['item'],
                                    str(line['evidence']).replace('\n', ' ')) for line in section['lines']]
     if report.get('incident'):
-        trigger = report['incident'].get('trigger') or {}
+        trig = report['incident'].get('trigger') or {}
         rollback = report['incident'].get('rollback') or {}
-        step = trigger.get('step') or {}
-        out += ['', '## Incident report', '',
-                '- Trigger: step %s (%s) on %s' % (step.get('number'), step.get('name'), trigger.get('host')),
-                '- Failed task: %s' % trigger.get('task'), '- Error: %s' % trigger.get('error'),
+        step = trig.get('step') or {}
+        cause = ['- Trigger: step %s (%s) on %s' % (step.get('number'), step.get('name'), trig.get('host')),
+                 '- Failed task: %s' % trig.get('task'), '- Error: %s' % trig.get('error')] if trig else \
+            ['- Trigger: decided by a person: %s' % (report.get('reason') or 'no reason given')]
+        out += ['', '## Incident report', ''] + cause + [
                 '- Database: %s' % rollback.get('database'), '- Release: %s' % rollback.get('release'),
                 '- Data state verified: %s' % rollback.get('health')]
     return '\n'.join(out) + '\n'

@@ -44,7 +44,7 @@ EXAMPLES = r'''
 - name: Stop when something is pending or failed
   ansible.builtin.assert:
     that: migrations.in_sync
-    fail_msg: "pending={{ migrations.pending }} failed={{ migrations.failed }}"
+    fail_msg: "pending={{ migrations.pending }} failed={{ migrations.failed_migrations }}"
 '''
 
 RETURN = r'''
@@ -103,8 +103,10 @@ applied:
   returned: always
   type: list
   elements: str
-failed:
-  description: Migrations with a failed attempt that blocks deploys (Prisma's P3009).
+failed_migrations:
+  description:
+    - Migrations with a failed attempt that blocks deploys (Prisma's P3009).
+    - Not named C(failed), a key Ansible reads as the task's own failure flag.
   returned: always
   type: list
   elements: str

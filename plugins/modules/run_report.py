@@ -9,62 +9,44 @@ __metaclass__ = type
 
 DOCUMENTATION = r'''
 module: run_report
-short_description: Write the report of a deploy or rollback run (JSON and Markdown)
+short_description: Write the report of a deploy, rollback or recovery run from its journal (JSON and Markdown)
 version_added: 0.1.0
 description:
-  - Writes C(<dest>/<run_id>/report.json) and C(report.md) with every step's timing and result, the runbook's
-    production checklist (pre, during, post, rollback) with each line ticked or not and its evidence, the
-    application downtime (first host stopped to last host healthy) and, after a rollback, the incident report.
-  - Used by the C(deploy) and C(rollback) roles on the controller.
+  - Writes C(<dest>/<run id>/report.json) and C(report.md) (folder 0700, files 0600: they hold query texts) from the
+    run's journal (M(defneqr.dbops.run_journal)): every step's timing and result (the failed or interrupted one
+    included), the runbook's production checklist (pre, during, post, rollback) with each line ticked or not and
+    its evidence, the application downtime (first host stopped to last host healthy again) and, after a rollback,
+    the incident report.
+  - For a dry run (I(outcome=would_deploy)) it lists what each later step would do; for a rollback that did not
+    finish the summary names the hosts that do not answer and what C(recover.yml) will do next.
+  - Used by the C(deploy) role, C(rollback.yml) and C(recover.yml) on the controller.
 options:
   dest:
     description: Folder of the reports.
     type: path
     required: true
-  run_id:
-    description: Id of the run (a folder name).
-    type: str
+  journal:
+    description: The run's journal, as M(defneqr.dbops.run_journal) returns it.
+    type: dict
     required: true
-  kind:
-    description: C(deploy) or C(rollback).
-    type: str
-    choices: [deploy, rollback]
-    default: deploy
   outcome:
-    description: C(deployed), C(nothing_pending), C(refused), C(rolled_back) or C(failed).
+    description:
+      - C(deployed), C(nothing_pending), C(refused), C(would_deploy), C(rolled_back) or C(rollback_failed).
     type: str
     required: true
   reason:
     description: Why the run ended that way, when it did not deploy.
     type: str
     default: ''
-  started:
-    description: ISO time the run started.
-    type: str
-    required: true
-  steps:
-    description: Steps with C(number), C(name), C(started), C(ended), C(status).
-    type: list
-    elements: dict
-    default: []
-  evidence:
-    description: Evidence by step (backup, migrate, verify, start, smoke, monitor, post_backup).
+  plan:
+    description: For a dry run, the settings that say what would run (C(app_hosts), C(backup_dest),
+      C(backup_verify), C(strategy), C(monitor_seconds)).
     type: dict
     default: {}
-  first_stop:
-    description: ISO time the first app host was stopped.
+  recover_command:
+    description: The command that finishes a run whose rollback did not finish, named in its alarm.
     type: str
-  last_healthy:
-    description: ISO time the last app host answered /health again.
-    type: str
-  failure:
-    description: The trigger of a rollback (C(host), C(step), C(task), C(error)).
-    type: dict
-    default: {}
-  rollback:
-    description: What the rollback did (C(stopped), C(database), C(release), C(started), C(healthy), C(health)).
-    type: dict
-    default: {}
+    default: ansible-playbook -i <inventory> defneqr.dbops.recover
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
@@ -80,14 +62,17 @@ author:
 '''
 
 EXAMPLES = r'''
+- name: Read the journal of the run
+  defneqr.dbops.run_journal:
+    path: /backups/.deploy.lock
+    state: read
+  register: journal
+
 - name: Write the report
   defneqr.dbops.run_report:
-    dest: reports
-    run_id: "{{ dbops_run_id }}"
+    dest: /var/lib/defneqr/reports
+    journal: "{{ journal.journal }}"
     outcome: deployed
-    started: "{{ dbops_run_started }}"
-    steps: "{{ dbops_steps }}"
-    evidence: "{{ dbops_evidence }}"
   delegate_to: localhost
 '''
 
@@ -119,31 +104,43 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.defneqr.dbops.plugins.module_utils import run_journal
 from ansible_collections.defneqr.dbops.plugins.module_utils import run_report
 from ansible_collections.defneqr.dbops.plugins.module_utils.backup_store import utcnow
 
 
+def write_private(path, text):
+    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(handle, 'w') as stream:
+        stream.write(text)
+    os.chmod(path, 0o600)
+
+
 def main():
     module = AnsibleModule(argument_spec=dict(
-        dest=dict(type='path', required=True), run_id=dict(type='str', required=True),
-        kind=dict(type='str', default='deploy', choices=['deploy', 'rollback']),
+        dest=dict(type='path', required=True), journal=dict(type='dict', required=True),
         outcome=dict(type='str', required=True), reason=dict(type='str', default=''),
-        started=dict(type='str', required=True), steps=dict(type='list', elements='dict', default=[]),
-        evidence=dict(type='dict', default={}), first_stop=dict(type='str'), last_healthy=dict(type='str'),
-        failure=dict(type='dict', default={}), rollback=dict(type='dict', default={})), supports_check_mode=True)
+        plan=dict(type='dict', default={}),
+        recover_command=dict(type='str', default='ansible-playbook -i <inventory> defneqr.dbops.recover')),
+        supports_check_mode=True)
     p = module.params
-    report = run_report.build(p['run_id'], p['kind'], p['outcome'], p['reason'], p['started'], p['steps'],
-                              p['evidence'], p['first_stop'], p['last_healthy'], p['failure'], p['rollback'],
-                              utcnow().isoformat())
-    folder = os.path.join(p['dest'], p['run_id'])
+    report = run_report.build(p['journal'], p['outcome'], p['reason'], utcnow().isoformat(), p['plan'],
+                              p['recover_command'])
+    if not run_journal.SAFE_NAME.match(report['run_id'] or ''):
+        module.fail_json(msg='The journal names no usable run id (%r): no report was written.' % report['run_id'])
+    folder = os.path.join(p['dest'], report['run_id'])
     paths = dict(json=os.path.join(folder, 'report.json'), markdown=os.path.join(folder, 'report.md'))
     if not module.check_mode:
-        os.makedirs(folder, mode=0o750, exist_ok=True)
-        with open(paths['json'], 'w') as stream:
-            json.dump(report, stream, indent=2, default=str)
-        with open(paths['markdown'], 'w') as stream:
-            stream.write(run_report.markdown(report))
-    module.exit_json(changed=not module.check_mode, report=report, summary=run_report.summary(report),
+        try:
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+            os.chmod(folder, 0o700)
+            write_private(paths['json'], json.dumps(report, indent=2, default=str))
+            write_private(paths['markdown'], run_report.markdown(report))
+        except OSError as err:
+            module.fail_json(msg='Cannot write the run report to %s: %s. Set deploy_report_dir to a folder the '
+                                 'controller can write.' % (folder, err), **paths)
+    module.exit_json(changed=not module.check_mode, report=report,
+                     summary=run_report.summary(report, paths['markdown']),
                      downtime_seconds=report['downtime_seconds'], **paths)
 
 

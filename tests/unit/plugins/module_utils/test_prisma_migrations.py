@@ -62,7 +62,7 @@ def test_compute_status_covers_every_state():
                       ('5_e', 'pending'), ('0_gone', 'missing_locally')]
     assert entries[0]['duration'] == 2.0
     summary = pm.summarize(entries, True)
-    assert summary['pending'] == ['4_d', '5_e'] and summary['failed'] == ['3_c']
+    assert summary['pending'] == ['4_d', '5_e'] and summary['failed_migrations'] == ['3_c']
     assert summary['in_sync'] is False
 
 
