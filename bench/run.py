@@ -316,6 +316,33 @@ class Bench:
                     overhead_seconds=round(total - work - waits, 2),
                     steps=dict((name, round(seconds, 2)) for name, seconds in steps.items()))
 
+    def recovery(self, scale=1):
+        """Issue 14's target: a deploy killed (SIGKILL, whole process tree) inside step 4's migrations, then
+        recover.yml: seconds from its start until both app hosts answer /health on the previous release."""
+        demo = run_demo.Demo(os.path.join(self.work, 'recover-%s' % scale), scale, monitor_seconds=5)
+        try:
+            demo.prepare(quiet=True)
+            demo.start_previous_release(quiet=True)
+            slow = run_demo.slow_release(os.path.join(self.work, 'slow-%s.tar.gz' % scale))
+            process = demo.deploy_in_background(slow, '1.4.0')
+            demo.wait_for_step(process, 4, lambda journal: bool(journal.get('rollback_point')))
+            time.sleep(2)
+            demo.kill(process)
+            probes = [HealthProbe(host.url + '/health') for host in demo.hosts]
+            clock = time.perf_counter()
+            code = demo.playbook(os.path.join(REPO, 'playbooks', 'recover.yml'), quiet=True)
+            total = time.perf_counter() - clock
+            for probe in probes:
+                probe.stop()
+            healthy = round(max(probe.recovered_after(clock) for probe in probes) - clock, 2)
+        finally:
+            demo.stop()
+        if code != 0:
+            raise RuntimeError('bench recover failed:\n%s' % (demo.last_output or '')[-2000:])
+        self.record('recover', scale, 'recover.yml after SIGKILL in step 4: both hosts healthy',
+                    dict(median=healthy, min=healthy, max=healthy, runs=1), 'ansible-playbook playbooks/recover.yml',
+                    target_seconds=30, target_met=healthy < 30, total_seconds=round(total, 2))
+
     def scaling(self):
         """Backup and snapshot cost at scale 3, between the 1 and 10 measured above (the chart of growth)."""
         db = self.database(3)
@@ -344,6 +371,7 @@ class Bench:
         self.wide_catalogue()
         for scale in self.scales:
             self.deploy(scale)
+        self.recovery(1 if 1 in self.scales else self.scales[0])
 
     def write(self):
         stamp = datetime.datetime.now().strftime('%Y-%m-%d')

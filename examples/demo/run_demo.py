@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -53,6 +54,22 @@ def release_archive(path, keep_until=None, fault=None, source=None):
                 stream.write(fault + '\n')
             tar.add(fault_file, arcname='FAULT')
             os.unlink(fault_file)
+    return path
+
+
+def slow_release(path, seconds=6):
+    """Release 1.4.0 plus a migration that sleeps, so that a kill lands inside step 4's migrations."""
+    source = path + '.src'
+    shutil.copytree(paths.BACKEND, source, ignore=shutil.ignore_patterns('node_modules', 'logs', '.env', 'FAULT'))
+    migration = os.path.join(source, 'prisma', 'migrations', '20260301000000_slow_backfill')
+    os.makedirs(migration)
+    with open(os.path.join(migration, 'migration.sql'), 'w', encoding='utf-8') as stream:
+        stream.write('SELECT pg_sleep(%d);\nALTER TABLE "menu_scans" ADD COLUMN "source" TEXT;\n' % seconds)
+    with open(os.path.join(source, 'migrations', 'rollback', '20260301000000_rollback_slow_backfill.sql'), 'w',
+              encoding='utf-8') as stream:
+        stream.write('ALTER TABLE "menu_scans" DROP COLUMN "source";\n')
+    release_archive(path, source=source)
+    shutil.rmtree(source)
     return path
 
 
@@ -135,11 +152,15 @@ class Demo:
         self.inventory = os.path.join(self.root, 'inventory.json')
         write_private(self.inventory, json.dumps(inventory, indent=2))  # holds passwords: 0600
 
-    def playbook(self, path, *extra, quiet=False):
+    def playbook_argv(self, path, *extra):
         env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=paths.collections_root(), ANSIBLE_FORCE_COLOR='0',
                    ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_CALLBACK_RESULT_FORMAT='yaml',
                    ANSIBLE_DISPLAY_SKIPPED_HOSTS='false')
-        argv = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', self.inventory, path]
+        return [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', self.inventory, path] + \
+            list(extra), env
+
+    def playbook(self, path, *extra, quiet=False):
+        argv, env = self.playbook_argv(path)
         output = subprocess.PIPE if quiet else None
         done = subprocess.run(argv + list(extra), env=env, check=False, stdout=output, stderr=subprocess.STDOUT,
                               text=True)
@@ -150,11 +171,48 @@ class Demo:
         if self.playbook(os.path.join(HERE, 'setup.yml'), quiet=quiet) != 0:
             raise SystemExit('demo set-up failed:\n%s' % (self.last_output or ''))
 
-    def deploy(self, archive, release_id, extra=None, quiet=False):
-        """Run playbooks/deploy.yml; returns (exit code, the run report or None)."""
+    def deploy_variables(self, archive, release_id, extra=None):
         variables = dict(deploy_release_id=release_id, deploy_release_archive=archive,
                          deploy_expected_indexes=runbook_indexes(), deploy_monitor_seconds=self.monitor_seconds)
         variables.update(extra or {})
+        return variables
+
+    def deploy_in_background(self, archive, release_id, extra=None):
+        """deploy.yml as its own process group, as a terminal or AWX starts it (so it can be killed whole)."""
+        argv, env = self.playbook_argv(os.path.join(REPO, 'playbooks', 'deploy.yml'), '-e', json.dumps(
+            self.deploy_variables(archive, release_id, extra)))
+        return subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+
+    def journal(self):
+        """The journal of the run holding the deploy lock, or None."""
+        try:
+            with open(os.path.join(self.root, 'backups', '.deploy.lock', 'journal.json'), encoding='utf-8') as stream:
+                return json.load(stream)
+        except (OSError, ValueError):
+            return None
+
+    def wait_for_step(self, process, number, condition=lambda journal: True, timeout=240):
+        """Wait until the running deploy's journal says step `number` began (and condition holds)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            current = self.journal()
+            if current and (current.get('step') or {}).get('number') == number and condition(current):
+                return current
+            if process.poll() is not None:
+                raise RuntimeError('the deploy ended before step %s: %s' % (number, current))
+            time.sleep(0.05)
+        raise RuntimeError('the deploy did not reach step %s in %s s: %s' % (number, timeout, self.journal()))
+
+    @staticmethod
+    def kill(process):
+        """SIGKILL to ansible-playbook and everything it started (a laptop lid, an AWX cancel)."""
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+
+    def deploy(self, archive, release_id, extra=None, quiet=False):
+        """Run playbooks/deploy.yml; returns (exit code, the run report or None)."""
+        variables = self.deploy_variables(archive, release_id, extra)
         before = set(os.listdir(self.reports)) if os.path.isdir(self.reports) else set()
         code = self.playbook(os.path.join(REPO, 'playbooks', 'deploy.yml'), '-e', json.dumps(variables),
                              quiet=quiet)

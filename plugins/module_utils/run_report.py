@@ -112,12 +112,12 @@ def _times(mapping):
     return sorted(value for value in (mapping or {}).values() if value)
 
 
-def all_steps(journal):
-    """Closed steps in order, then the open one (interrupted when the run died in it)."""
+def all_steps(journal, open_status='interrupted'):
+    """Closed steps in order, then the open one (interrupted when the run died in it; a dry run ends in it)."""
     steps = list(journal.get('steps') or [])
     current = journal.get('step') or {}
     if current.get('number') is not None and not current.get('ended'):
-        steps.append(dict(current, status='interrupted'))
+        steps.append(dict(current, status=open_status))
     return steps
 
 
@@ -193,7 +193,8 @@ def build(journal, outcome, reason, finished, plan=None, recover_command=''):
     sections = checklist(evidence, outcome, failure, rollback)
     report = dict(run_id=journal.get('run_id'), kind=journal.get('kind') or 'deploy', outcome=outcome, reason=reason,
                   started=journal.get('started'), finished=finished,
-                  duration=seconds_between(journal.get('started'), finished), steps=timed_steps(all_steps(journal)),
+                  duration=seconds_between(journal.get('started'), finished),
+                  steps=timed_steps(all_steps(journal, 'ok' if outcome == 'would_deploy' else 'interrupted')),
                   downtime_seconds=seconds_between(first_stop, last_healthy) if first_stop else None,
                   first_stop=first_stop, last_healthy=last_healthy, evidence=evidence,
                   checklist=[dict(section=name, lines=lines) for name, lines in sections],
@@ -233,6 +234,8 @@ def summary(report, path=''):
     done = sum(1 for s in report['checklist'] for line in s['lines'] if line['done'])
     total = sum(len(s['lines']) for s in report['checklist'])
     parts = ['%s %s: %s' % (report['kind'], report['run_id'], report['outcome'])]
+    if report.get('reason') and report['outcome'] in ('refused', 'rolled_back'):
+        parts.append('reason: %s' % report['reason'][:500])
     parts.append('steps ' + ', '.join('%s %ss' % (s['name'], s['seconds']) for s in report['steps']))
     if report['downtime_seconds'] is not None:
         parts.append('downtime %.1fs' % report['downtime_seconds'])
@@ -242,8 +245,8 @@ def summary(report, path=''):
     trig = (report.get('incident') or {}).get('trigger') or {}
     if trig.get('error'):
         step = trig.get('step') or {}
-        parts.append('trigger: step %s (%s) on %s: %s' % (step.get('number'), step.get('name'), trig.get('host'),
-                                                           trig['error'][:300]))
+        parts.append('trigger: step %s (%s) on %s: %s' % (
+            step.get('number'), step.get('name'), trig.get('host'), trig['error'][:300]))
     if report['outcome'] == 'rolled_back':
         parts.append('rolled back: database %s; release %s' % (report['incident']['rollback'].get('database'),
                                                                report['incident']['rollback'].get('release')))
@@ -284,6 +287,6 @@ def markdown(report):
                  '- Failed task: %s' % trig.get('task'), '- Error: %s' % trig.get('error')] if trig else \
             ['- Trigger: decided by a person: %s' % (report.get('reason') or 'no reason given')]
         out += ['', '## Incident report', ''] + cause + [
-                '- Database: %s' % rollback.get('database'), '- Release: %s' % rollback.get('release'),
-                '- Data state verified: %s' % rollback.get('health')]
+            '- Database: %s' % rollback.get('database'), '- Release: %s' % rollback.get('release'),
+            '- Data state verified: %s' % rollback.get('health')]
     return '\n'.join(out) + '\n'

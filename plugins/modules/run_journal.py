@@ -12,7 +12,7 @@ module: run_journal
 short_description: The durable journal and lock of a deploy or rollback run, on the database host
 version_added: 0.3.0
 description:
-  - Keeps one small JSON document per run (0600, written atomically) in the lock folder I(path): the run id, the
+  - Keeps one small JSON document per run (0600, written atomically) in the lock folder I(path), with the run id, the
     controller (host, pid), the step reached, the rollback point, the releases per app host, what the rollback did,
     the outcome. The lock B(is) the journal of the run in progress, so a dead controller is recovered from the
     journal alone (C(playbooks/recover.yml)).

@@ -12,8 +12,8 @@ module: run_report
 short_description: Write the report of a deploy, rollback or recovery run from its journal (JSON and Markdown)
 version_added: 0.1.0
 description:
-  - Writes C(<dest>/<run id>/report.json) and C(report.md) (folder 0700, files 0600: they hold query texts) from the
-    run's journal (M(defneqr.dbops.run_journal)): every step's timing and result (the failed or interrupted one
+  - Writes C(<dest>/<run id>/report.json) and C(report.md) (folder 0700, files 0600, as they hold query texts) from the
+    run's journal (M(defneqr.dbops.run_journal)), with every step's timing and result (the failed or interrupted one
     included), the runbook's production checklist (pre, during, post, rollback) with each line ticked or not and
     its evidence, the application downtime (first host stopped to last host healthy again) and, after a rollback,
     the incident report.

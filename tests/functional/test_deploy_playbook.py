@@ -235,6 +235,7 @@ def test_second_deploy_is_refused_while_one_runs(world):
         stream.write('deploy-20260218T020000Z started 2026-02-18T02:00:00 from ops\n')
     code, report = world.deploy(*_new(world), quiet=True)
     assert code != 0 and report is None
-    assert 'Another deploy holds' in world.last_output and 'deploy-20260218T020000Z' in world.last_output
+    assert 'Another run holds' in world.last_output and 'deploy-20260218T020000Z' in world.last_output
+    assert 'defneqr.dbops.recover' in world.last_output
     for host in world.hosts:
         assert apphost.http('GET', host.url + '/health')[1]['release'] == '1.3.0'

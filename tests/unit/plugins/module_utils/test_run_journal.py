@@ -1,0 +1,108 @@
+"""The run journal: atomic lock, step bookkeeping, history, liveness and the report built from it."""
+import json
+import os
+import stat
+
+import pytest
+
+from ansible_collections.defneqr.dbops.plugins.module_utils import run_journal, run_report
+
+HERE = dict(host='ctl', pid=os.getpid(), pid_start=run_journal.process_start(os.getpid()))
+
+
+def test_begin_takes_the_lock_once_and_names_the_holder(tmp_path):
+    lock = str(tmp_path / '.deploy.lock')
+    journal = run_journal.begin(lock, 'deploy-1', HERE, dict(kind='deploy'), 'RECOVER', dict(number=1, name='prepare'))
+    assert journal['step']['number'] == 1 and journal['status'] == 'running'
+    path = os.path.join(lock, 'journal.json')
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    with pytest.raises(run_journal.JournalError) as refused:
+        run_journal.begin(lock, 'deploy-2', HERE, {}, 'RECOVER')
+    assert 'deploy deploy-1' in str(refused.value) and 'RECOVER' in str(refused.value)
+    with open(path, encoding='utf-8') as stream:
+        assert json.load(stream)['run_id'] == 'deploy-1'
+
+
+def test_only_the_holder_writes_and_steps_close_in_order(tmp_path):
+    lock = str(tmp_path / '.deploy.lock')
+    run_journal.begin(lock, 'deploy-1', HERE, {}, 'R', dict(number=1, name='prepare'))
+    run_journal.update(lock, 'deploy-1', dict(number=2, name='backup'), fields=dict(hosts_previous=dict(app1='1.3.0')))
+    with pytest.raises(run_journal.JournalError):
+        run_journal.update(lock, 'deploy-9', dict(number=3, name='stop'))
+    journal = run_journal.update(lock, 'deploy-1', step_status='failed', fields=dict(failure=dict(error='boom')))
+    assert [(s['number'], s['status']) for s in journal['steps']] == [(1, 'ok'), (2, 'failed')]
+    assert journal['hosts_previous'] == dict(app1='1.3.0')
+
+
+def test_finish_moves_the_journal_to_the_history_or_keeps_the_lock(tmp_path):
+    lock = str(tmp_path / '.deploy.lock')
+    run_journal.begin(lock, 'deploy-1', HERE, {}, 'R', dict(number=1, name='prepare'))
+    kept = run_journal.finish(lock, 'deploy-1', 'rollback_failed', release_lock=False, step_status='failed')
+    assert os.path.isdir(lock) and kept['outcome'] == 'rollback_failed'
+    run_journal.finish(lock, 'deploy-1', 'rolled_back')
+    assert not os.path.exists(lock)
+    assert run_journal.last_finished(lock)['outcome'] == 'rolled_back'
+    assert run_journal.read(lock) == {}
+
+
+@pytest.mark.parametrize('name', ['../../y', 'a/b', '', '.hidden', 'x' * 200])
+def test_run_ids_that_are_not_file_names_are_refused(tmp_path, name):
+    with pytest.raises(run_journal.JournalError):
+        run_journal.begin(str(tmp_path / '.deploy.lock'), name, HERE, {}, 'R')
+    assert not os.path.exists(str(tmp_path / '.deploy.lock'))
+
+
+def test_a_bare_lock_of_an_older_version_is_described(tmp_path):
+    lock = tmp_path / '.deploy.lock'
+    lock.mkdir()
+    (lock / 'run').write_text('deploy-20260218T020000Z started 2026-02-18T02:00:00 from ops\n')
+    held = run_journal.read(str(lock))
+    assert held['format'] == 0 and 'deploy-20260218T020000Z' in run_journal.describe(held)
+
+
+def test_liveness_checks_the_process_here_and_the_heartbeat_elsewhere():
+    assert run_journal.liveness(HERE, HERE, HERE['pid_start'], 1, 60)['state'] == 'alive'
+    assert run_journal.liveness(HERE, HERE, None, 1, 60)['state'] == 'dead'
+    reused = dict(HERE, pid_start=(HERE['pid_start'] or 0) + 1)
+    assert run_journal.liveness(reused, HERE, HERE['pid_start'], 1, 60)['state'] == 'dead'
+    other = dict(HERE, host='laptop')
+    assert run_journal.liveness(other, HERE, None, 10, 60)['state'] == 'unknown'
+    assert run_journal.liveness(other, HERE, None, 600, 60)['state'] == 'dead'
+
+
+def test_recovery_rolls_back_until_step_8_passed():
+    assert run_journal.recovery_action(dict(step=dict(number=4))) == 'rollback'
+    assert run_journal.recovery_action(dict(step=dict(number=8), accepted=True)) == 'accept'
+    assert run_journal.recovery_action(dict(accepted=True), 'rollback') == 'rollback'
+
+
+def _journal(**extra):
+    base = dict(run_id='deploy-1', kind='deploy', started='2026-02-18T02:00:00+00:00', app_hosts=['app1', 'app2'],
+                lock_dir='/b/.deploy.lock', hosts_previous=dict(app1='1.3.0', app2='1.3.0'),
+                steps=[dict(number=3, name='stop', started='2026-02-18T02:00:05+00:00',
+                            ended='2026-02-18T02:00:06+00:00', status='ok')],
+                step=dict(number=4, name='migrate', started='2026-02-18T02:00:06+00:00'))
+    base.update(extra)
+    return base
+
+
+def test_report_of_an_interrupted_run_counts_the_outage_from_step_3():
+    report = run_report.build(_journal(rollback=dict(healthy=True, healthy_at=dict(
+        app1='2026-02-18T02:01:00+00:00', app2='2026-02-18T02:01:02+00:00'), database_untouched=True)),
+        'rolled_back', '', '2026-02-18T02:01:03+00:00')
+    assert report['steps'][-1]['status'] == 'interrupted'
+    assert report['downtime_seconds'] == 57.0
+    assert report['incident']['rollback']['database'].startswith('untouched')
+
+
+def test_the_alarm_of_a_failed_rollback_names_the_host_that_is_not_back():
+    journal = _journal(failure=dict(host='app1', error='smoke failed'), release_switched=True,
+                       rollback_point=dict(strategy='snapshot', folder='/b/snap'), rollback=dict(database_done=True),
+                       health_status=dict(app1=200, app2=-1), health_now=dict(app1=dict(release='1.3.0')))
+    report = run_report.build(journal, 'rollback_failed', 'app2 did not start', '2026-02-18T02:02:00+00:00',
+                              recover_command='ansible-playbook -i inv defneqr.dbops.recover')
+    assert report['alarm'].startswith('ROLLBACK FAILED: app2 not answering')
+    assert 'put the database back' not in report['alarm'] and 'app1: 1.3.0' in report['alarm']
+    healthy = run_report.build(dict(journal, health_status=dict(app1=200, app2=200)), 'rollback_failed', 'x',
+                               '2026-02-18T02:02:00+00:00')
+    assert 'ROLLBACK FAILED' not in healthy['alarm'] and 'every app host answers' in healthy['alarm']
