@@ -8,8 +8,9 @@ same advisory lock (72707369), and adds what Prisma lacks: a dry run, lock and s
 timeouts, atomic migrations, rollback scripts and a complete status.
 
 Transaction semantics (``transaction``):
-  * ``auto`` (default): each migration runs in its own transaction together with the update
-    that marks it finished. If it fails, the transaction is rolled back, so the schema is
+  * ``auto`` (default): each migration runs in its own transaction together with the insert
+    and the update of its row (so a connection lost mid-way leaves no row at all, and blocks
+    nobody). If it fails, the transaction is rolled back, so the schema is
     exactly as before; the attempt stays in the history with its error in ``logs`` and
     ``rolled_back_at`` set. That is the state Prisma's own recovery
     (``migrate resolve --rolled-back``) would write, so neither this engine nor the Prisma CLI
@@ -226,6 +227,9 @@ def select_until(names, target):
     return list(names[:names.index(target) + 1])
 
 
+INSERT_ROW = 'INSERT INTO _prisma_migrations (id, checksum, started_at, migration_name) VALUES (%s, %s, %s, %s)'
+
+
 def _now():
     return datetime.datetime.now(datetime.timezone.utc)
 
@@ -273,9 +277,10 @@ class Engine(object):
             time.sleep(0.1)
 
     def unlock(self):
-        if self.locked:
+        # a lost connection took its session lock with it
+        if self.locked and not self.conn.closed:
             postgres.query(self.conn, 'SELECT pg_advisory_unlock(%s)', (ADVISORY_LOCK_KEY,))
-            self.locked = False
+        self.locked = False
 
     # history ---------------------------------------------------------------------------------
     def has_table(self):
@@ -333,26 +338,41 @@ class Engine(object):
     def apply(self, migration, transaction='auto'):
         """Apply one migration, writing its row as Prisma does. Returns a result dict."""
         script = migration.script()
-        row_id = str(uuid.uuid4())
-        started = _now()
-        postgres.query(self.conn, 'INSERT INTO _prisma_migrations (id, checksum, started_at, migration_name) '
-                                  'VALUES (%s, %s, %s, %s)', (row_id, migration.checksum, started, migration.name))
+        row = (str(uuid.uuid4()), migration.checksum, _now(), migration.name)
         wrapped = transaction == 'auto' and not sql_lint.needs_own_transaction_control(script)
         clock = time.time()
         try:
             with self.conn.cursor() as cur:
+                # Wrapped, the row is written inside the migration's transaction: a connection lost
+                # mid-way (server restart, killed controller) leaves no row, so nothing is blocked.
                 if wrapped:
                     cur.execute('BEGIN')
+                cur.execute(INSERT_ROW, row)
                 cur.execute(script)  # no parameters: sent as one simple query, as Prisma sends it
-                self._mark_finished(cur, row_id)
+                self._mark_finished(cur, row[0])
                 if wrapped:
                     cur.execute('COMMIT')
         except postgres.psycopg2.Error as err:
+            if self.conn.closed:
+                raise self._connection_lost(migration.name, err, wrapped)
             if wrapped:
                 self._rollback_quietly()
-            self._record_failure(row_id, migration.name, err, rolled_back=wrapped)
-        return dict(name=migration.name, id=row_id, checksum=migration.checksum, transactional=wrapped,
+                postgres.query(self.conn, INSERT_ROW, row)  # the attempt is history: kept, marked rolled back
+            self._record_failure(row[0], migration.name, err, rolled_back=wrapped)
+        return dict(name=migration.name, id=row[0], checksum=migration.checksum, transactional=wrapped,
                     duration=round(time.time() - clock, 3))
+
+    @staticmethod
+    def _connection_lost(name, err, wrapped):
+        cause = postgres.first_line(err)
+        if wrapped:
+            return MigrationError('The connection to the server was lost while migration %s ran (%s). The server '
+                                  'rolled its transaction back: the schema is as it was and no row was written, so '
+                                  'nothing is blocked. Deploy again once the server answers.' % (name, cause))
+        return MigrationError('The connection to the server was lost while migration %s ran without a transaction '
+                              'of ours (%s): part of it may have been applied and its row stays unfinished. Check '
+                              'what it changed, then mark it with state=resolved rolled_back=%s or applied=%s.'
+                              % (name, cause, name, name), 'P3009')
 
     def _rollback_quietly(self):
         with self.conn.cursor() as cur:

@@ -21,6 +21,8 @@ import shutil
 import socket
 import tempfile
 
+from ansible_collections.defneqr.dbops.plugins.module_utils.backup_store import write_json_durably
+
 FORMAT = 1
 JOURNAL = 'journal.json'
 SAFE_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$')
@@ -63,28 +65,6 @@ def merge(base, change):
     for key, value in (change or {}).items():
         out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
     return out
-
-
-def _write_private(path, document):
-    """Write JSON atomically: a 0600 temp file in the same folder, fsync, rename, fsync the folder."""
-    folder = os.path.dirname(path)
-    handle, temp = tempfile.mkstemp(prefix='.journal-', dir=folder)
-    try:
-        with os.fdopen(handle, 'w') as stream:
-            json.dump(document, stream, indent=2, sort_keys=True, default=str)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temp, 0o600)
-        os.rename(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise
-    dir_fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def _read(path):
@@ -153,7 +133,7 @@ def begin(lock_dir, run_id, controller, fields, recover_command, step=None):
         journal['step'] = dict(step, started=stamp)
     staging = tempfile.mkdtemp(prefix='.deploy-lock-', dir=parent)
     try:
-        _write_private(os.path.join(staging, JOURNAL), journal)
+        write_json_durably(os.path.join(staging, JOURNAL), journal)
         try:
             os.rename(staging, lock_dir)
         except OSError:
@@ -199,7 +179,7 @@ def update(lock_dir, run_id, step=None, step_status='ok', fields=None, controlle
     if controller:
         journal['controller'] = controller
     journal['updated'] = stamp
-    _write_private(os.path.join(lock_dir, JOURNAL), journal)
+    write_json_durably(os.path.join(lock_dir, JOURNAL), journal)
     return journal
 
 
@@ -213,7 +193,7 @@ def finish(lock_dir, run_id, outcome, fields=None, release_lock=True, step_statu
     journal = update(lock_dir, run_id, fields=dict(status='finished', finished=now()))
     folder = history_dir(lock_dir)
     os.makedirs(folder, mode=0o700, exist_ok=True)
-    _write_private(os.path.join(folder, '%s.json' % check_run_id(run_id)), journal)
+    write_json_durably(os.path.join(folder, '%s.json' % check_run_id(run_id)), journal)
     shutil.rmtree(lock_dir)
     return journal
 

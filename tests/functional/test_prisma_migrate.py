@@ -117,7 +117,7 @@ def test_reads_rows_prisma_wrote_and_deploys_onward(pg, fresh_db, project):
     info = run_module('prisma_migrate_info', module_args(pg, fresh_db, project))
     states = dict((m['name'], m['state']) for m in info['migrations'])
     assert [states[n] for n in ALL[:3]] == ['applied', 'applied', 'applied']
-    assert info['pending'] == ALL[3:] and info['failed'] == [] and info['modified'] == []
+    assert info['pending'] == ALL[3:] and info['failed_migrations'] == [] and info['modified'] == []
     deployed = run_module('prisma_migrate', module_args(pg, fresh_db, project))
     assert [m['name'] for m in deployed['applied']] == ALL[3:], deployed.get('msg')
     assert table_exists(pg, fresh_db, 'token_blacklist')
@@ -332,3 +332,33 @@ def test_module_defaults_action_group_through_ansible_playbook(pg, fresh_db, pro
 def sys_python():
     import sys  # pylint: disable=import-outside-toplevel
     return sys.executable
+
+
+def test_a_migration_whose_connection_is_lost_leaves_no_row_and_blocks_nobody(pg, fresh_db, project):
+    """A server restart or a killed controller mid-migration: the transaction rolled back, so the history
+    must not hold an unfinished row (Prisma's P3009 would block every later deploy and rollback)."""
+    assert not run_module('prisma_migrate', module_args(pg, fresh_db, project, target=M11)).get('failed')
+    slow = project / 'prisma' / 'migrations' / '20260218185216_add_password_reset_and_security' / 'migration.sql'
+    slow.write_text('SELECT pg_sleep(30);\n' + slow.read_text())
+    admin = postgres.connect(tcp_params(pg, login_db=fresh_db))
+
+    def terminate_the_migration():
+        for _ in range(200):
+            found = postgres.query(admin, "SELECT pid FROM pg_stat_activity WHERE datname = %s AND query LIKE "
+                                          "'SELECT pg_sleep(30)%%'", (fresh_db,))
+            if found:
+                postgres.query(admin, 'SELECT pg_terminate_backend(%s)', (found[0]['pid'],))
+                return
+            threading.Event().wait(0.05)
+    killer = threading.Thread(target=terminate_the_migration)
+    killer.start()
+    lost = run_module('prisma_migrate', module_args(pg, fresh_db, project))
+    killer.join()
+    assert lost['failed'] and 'connection to the server was lost' in lost['msg'] and 'no row was written' in lost['msg']
+    history = rows(pg, fresh_db)
+    assert [r['migration_name'] for r in history] == ALL[:ALL.index(M11) + 1]
+    assert not table_exists(pg, fresh_db, 'password_resets')
+    info = run_module('prisma_migrate_info', module_args(pg, fresh_db, project))
+    assert info['failed_migrations'] == [] and info['pending'] == ALL[ALL.index(M11) + 1:]
+    rolled = run_module('prisma_migrate', module_args(pg, fresh_db, project, state='rolled_back', target=ALL[9]))
+    assert not rolled.get('failed'), rolled.get('msg')
