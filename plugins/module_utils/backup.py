@@ -118,7 +118,7 @@ class BackupJob(object):
         result['database_size'] = size
         if not check_mode:
             self.store.prepare(self.kind)
-        lock = None if check_mode else self.store.lock()
+        lock = None if check_mode else self.store.lock(self.options.get('lock_wait') or 0)
         try:
             result['cleaned'] = self.store.clean_leftovers(self.kind, check_mode)
             if self.options.get('retention_only'):

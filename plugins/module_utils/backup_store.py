@@ -20,6 +20,7 @@ import json
 import os
 import re
 import shutil
+import time
 
 from ansible_collections.defneqr.dbops.plugins.module_utils.postgres import PgError
 
@@ -189,21 +190,30 @@ class Store(object):
                     found.append(manifest)
         return sorted(found, key=lambda m: m['started_at'], reverse=True)
 
-    def lock(self):
-        """An exclusive lock on the backup root: a second concurrent run is refused, not interleaved."""
+    def lock(self, wait=0):
+        """An exclusive lock on the backup root: a second concurrent run waits up to `wait` seconds, then is
+        refused, never interleaved."""
         make_private_dir(self.dest)
         path = os.path.join(self.dest, '.dbops-backup.lock')
         handle = open(path, 'a+')
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except (IOError, OSError) as err:
-            handle.seek(0)
-            holder = handle.read().strip() or 'another process'
-            handle.close()
-            if err.errno in (errno.EAGAIN, errno.EACCES):
-                raise PgError('Another backup run holds %s (%s). Wait for it to finish; two runs must not write '
-                              'the same backup folder at once.' % (path, holder))
-            raise
+        deadline = time.time() + (wait or 0)
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except (IOError, OSError) as err:
+                if err.errno not in (errno.EAGAIN, errno.EACCES):
+                    handle.close()
+                    raise
+                if time.time() < deadline:
+                    time.sleep(0.5)
+                    continue
+                handle.seek(0)
+                holder = handle.read().strip() or 'another process'
+                handle.close()
+                raise PgError('Another backup run holds %s (%s)%s. Wait for it to finish (or give lock_wait, '
+                              'deploy_backup_lock_wait, the seconds to wait); two runs must not write the same '
+                              'backup folder at once.' % (path, holder, ' after waiting %s s' % wait if wait else ''))
         handle.seek(0)
         handle.truncate()
         handle.write('pid %d' % os.getpid())

@@ -94,6 +94,12 @@ options:
       - Refuse to start when the free space at I(dest) is below this fraction of the database size.
     type: float
     default: 0.5
+  lock_wait:
+    description:
+      - Seconds to wait for another backup run that holds the backup root's lock (a scheduled daily backup, say),
+        then refuse, naming the holder and the wait. C(0) refuses at once.
+    type: int
+    default: 0
   retention_days:
     description:
       - After a successful backup, delete backups of the same I(kind) and database older than this many days.
@@ -335,6 +341,7 @@ def main():
         verify=dict(type='str', default='list', choices=['none', 'checksum', 'list', 'restore']),
         exact_counts=dict(type='bool', default=False),
         free_space_factor=dict(type='float', default=0.5),
+        lock_wait=dict(type='int', default=0),
         retention_days=dict(type='int'),
         min_keep=dict(type='int', default=3),
         terminate_sessions=dict(type='bool', default=False),

@@ -6,6 +6,7 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -294,7 +295,22 @@ def test_second_concurrent_run_is_refused(pg, sample_db, tmp_path):
     with open(str(root / '.dbops-backup.lock'), 'a+') as held:
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
         result = run_module('pg_backup', args_for(pg, sample_db, root, kind='daily'))
+        clock = time.time()
+        waited = run_module('pg_backup', args_for(pg, sample_db, root, kind='daily', lock_wait=2))
+        assert time.time() - clock >= 2
     assert result['failed'] and 'Another backup run holds' in result['msg']
+    assert waited['failed'] and 'after waiting 2 s' in waited['msg']
+
+
+def test_a_run_that_waits_for_the_lock_backs_up_once_it_is_free(pg, sample_db, tmp_path):
+    root = tmp_path / 'bk'
+    root.mkdir()
+    held = open(str(root / '.dbops-backup.lock'), 'a+')
+    fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    threading.Timer(1.5, held.close).start()
+    result = run_module('pg_backup', args_for(pg, sample_db, root, kind='daily', lock_wait=30))
+    assert not result.get('failed'), result.get('msg')
+    assert os.path.isfile(os.path.join(result['backup']['folder'], result['backup']['files'][0]['path']))
 
 
 def test_replace_refuses_a_database_with_sessions(pg, sample_db, tmp_path):
