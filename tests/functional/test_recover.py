@@ -158,3 +158,27 @@ def test_failed_rollback_keeps_the_lock_and_recover_finishes_it(world):
     assert_back_on_previous_release(world, before)
     final = recovered_report(world, left['run_id'])
     assert final['outcome'] == 'rolled_back' and 'swapped back' in final['incident']['rollback']['database']
+
+
+def test_a_backend_under_another_pm2_home_is_named_and_no_alarm_is_false(world, tmp_path):
+    """app2's backend runs under a pm2 daemon the inventory does not name (as `pm2 start ecosystem.config.js`
+    in a shell leaves it): the stop fails naming that daemon, no second backend is started on its port, and
+    the alarm says the service answers instead of "ROLLBACK FAILED"."""
+    before, writer = start(world)
+    with open(world.inventory, encoding='utf-8') as stream:
+        inventory = json.load(stream)
+    real_home = inventory['all']['children']['app']['hosts']['app2']['app_pm2_home']
+    inventory['all']['children']['app']['hosts']['app2']['app_pm2_home'] = str(tmp_path / 'other-pm2-home')
+    run_demo.write_private(world.inventory, json.dumps(inventory))
+    code, report = world.deploy(world.archives['new'], '1.4.0', dict(app_service_stop_timeout=10), quiet=True)
+    writer.stop()
+    assert code != 0 and report['outcome'] == 'rollback_failed', world.last_output[-4000:]
+    trigger = report['incident']['trigger']
+    assert trigger['host'] == 'app2' and trigger['step']['number'] == 3
+    assert 'PM2_HOME=%s' % real_home in trigger['error'] and 'process ' in trigger['error']
+    assert 'ROLLBACK FAILED' not in world.last_output
+    assert 'every app host answers /health now' in report['alarm']
+    for host in world.hosts:
+        status, body = apphost.http('GET', host.url + '/health')
+        assert status == 200 and body['release'] == '1.3.0'
+    assert fingerprints(world.params) == before['static']
