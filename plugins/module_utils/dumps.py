@@ -20,7 +20,7 @@ import re
 import shutil
 import subprocess
 
-from ansible_collections.defneqr.dbops.plugins.module_utils.postgres import PgError, run_client
+from ansible_collections.defneqr.dbops.plugins.module_utils.postgres import PgError, passed_fds, run_client
 
 CHUNK = 1 << 20
 DEFAULT_LEVELS = dict(zstd=5, gzip=1, lz4=1)
@@ -147,7 +147,7 @@ def run_pipeline(argvs, env, out_path):
     try:
         for argv in argvs:
             proc = subprocess.Popen(argv, env=env, stdin=previous, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, close_fds=True)
+                                    stderr=subprocess.PIPE, close_fds=True, pass_fds=passed_fds(env))
             if previous is not None:
                 previous.close()
             previous = proc.stdout

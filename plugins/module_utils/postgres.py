@@ -271,10 +271,12 @@ def _passfile_field(value):
 
 @contextlib.contextmanager
 def client_environment(params, database=None):
-    """Environment for a child program: PG* variables, the password only in a 0600 passfile.
+    """Environment for a child program: PG* variables, the password only in a 0600 passfile that has
+    no name on disk.
 
-    The passfile lives in a private temporary folder for the life of the block and is removed
-    afterwards, so the password is in no argv, no environment variable and no lasting file.
+    The passfile is written, opened, and unlinked at once; children read it as /dev/fd/N (run_client
+    and the dump pipeline pass that descriptor on). So the password is in no argv, no environment
+    variable and no file that outlives this process, even one killed with SIGKILL.
     """
     env = dict(os.environ)
     for inherited in ('PGPASSWORD', 'PGPASSFILE', 'PGSERVICE', 'PGSERVICEFILE'):
@@ -290,19 +292,33 @@ def client_environment(params, database=None):
         PGAPPNAME='defneqr.dbops',
     )
     env.update((key, value) for key, value in settings.items() if value)
-    folder = None
+    descriptor = None
     try:
         if params.get('login_password'):
-            folder = tempfile.mkdtemp(prefix='dbops-pass-')
-            passfile = os.path.join(folder, 'pgpass')
-            handle = os.open(passfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(handle, 'w') as stream:
-                stream.write('*:*:*:*:%s\n' % _passfile_field(params['login_password']))
-            env['PGPASSFILE'] = passfile
+            descriptor = _nameless_passfile(params['login_password'])
+            env['PGPASSFILE'] = '/dev/fd/%d' % descriptor
         yield env
     finally:
-        if folder:
-            shutil.rmtree(folder, ignore_errors=True)
+        if descriptor is not None:
+            os.close(descriptor)
+
+
+def _nameless_passfile(password):
+    folder = tempfile.mkdtemp(prefix='dbops-pass-')
+    path = os.path.join(folder, 'pgpass')
+    try:
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(handle, 'w') as stream:
+            stream.write('*:*:*:*:%s\n' % _passfile_field(password))
+        return os.open(path, os.O_RDONLY)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def passed_fds(env):
+    """The descriptors a child needs from client_environment (its nameless passfile)."""
+    passfile = (env or {}).get('PGPASSFILE', '')
+    return (int(passfile[len('/dev/fd/'):]),) if passfile.startswith('/dev/fd/') else ()
 
 
 def account_of(user):
@@ -340,7 +356,8 @@ def run_client(argv, env, stdin=None, stdout=None, timeout=None, user=None):
     stderr on failure."""
     try:
         completed = subprocess.run(argv, env=env, stdin=stdin, stdout=stdout if stdout is not None else subprocess.PIPE,
-                                   stderr=subprocess.PIPE, timeout=timeout, check=False, **os_account(user))
+                                   stderr=subprocess.PIPE, timeout=timeout, check=False, pass_fds=passed_fds(env),
+                                   **os_account(user))
     except OSError as err:
         raise PgError('Cannot run %s: %s' % (argv[0], err))
     except subprocess.TimeoutExpired:

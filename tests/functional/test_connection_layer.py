@@ -1,10 +1,15 @@
 """The connection layer against real servers: logins, errors, quoting, secrets."""
+import json
 import os
 import subprocess
+import sys
+import tempfile
+import time
 
 import pytest
 
 from ansible_collections.defneqr.dbops.plugins.module_utils import postgres
+import paths
 from conftest import tcp_params
 
 HOSTILE_NAME = 'x"; DROP TABLE users; --'
@@ -83,9 +88,10 @@ def test_password_reaches_child_only_through_a_private_passfile(pg, fresh_db):
     psql = postgres.find_program('psql', pg.bin_dir)
     with postgres.client_environment(params) as env:
         passfile = env['PGPASSFILE']
-        assert oct(os.stat(passfile).st_mode & 0o777) == '0o600'
+        assert oct(os.stat(passfile).st_mode & 0o777) == '0o600' and os.stat(passfile).st_nlink == 0
         argv = [psql, '-X', '-At', '-c', 'SELECT current_user, pg_sleep(1)']
-        child = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        child = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 pass_fds=postgres.passed_fds(env))
         with open('/proc/%d/cmdline' % child.pid, 'rb') as stream:
             cmdline = stream.read()
         with open('/proc/%d/environ' % child.pid, 'rb') as stream:
@@ -98,6 +104,39 @@ def test_password_reaches_child_only_through_a_private_passfile(pg, fresh_db):
     assert secret not in environ
     assert b'PGPASSWORD' not in environ
     assert not os.path.exists(passfile), 'the passfile must be removed after the block'
+
+
+def test_a_killed_backup_leaves_no_password_on_disk(pg, fresh_db, tmp_path):
+    """SIGKILL pg_backup ten times while pg_dump runs: no passfile and no file holding the password remains."""
+    conn = postgres.connect(tcp_params(pg, login_db=fresh_db))
+    postgres.query(conn, 'CREATE TABLE filler AS SELECT g AS id, repeat(md5(g::text), 20) AS pad '
+                         'FROM generate_series(1, 200000) g')
+    secret = pg.app_password.encode()
+    before = set(os.listdir(tempfile.gettempdir()))
+    started = time.time()
+    for attempt in range(10):
+        child = subprocess.Popen([sys.executable, '-m', 'ansible_collections.defneqr.dbops.plugins.modules.pg_backup'],
+                                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 env=dict(os.environ, PYTHONPATH=paths.collections_root()))
+        args = dict(tcp_params(pg, login_db=fresh_db), database=fresh_db, dest=str(tmp_path / 'bk'), verify='none',
+                    label='kill%d' % attempt, compression='gzip')
+        child.stdin.write(json.dumps(dict(ANSIBLE_MODULE_ARGS=args)).encode())
+        child.stdin.close()
+        time.sleep(0.4 + 0.05 * attempt)
+        child.kill()
+        child.wait(timeout=30)
+    time.sleep(0.5)
+    left = [name for name in set(os.listdir(tempfile.gettempdir())) - before if name.startswith('dbops-pass-')]
+    assert not left, left
+    for root, _dirs, files in os.walk(tempfile.gettempdir()):
+        for name in files:
+            path = os.path.join(root, name)
+            try:
+                if os.path.isfile(path) and os.path.getmtime(path) >= started and os.path.getsize(path) < 1 << 20:
+                    with open(path, 'rb') as stream:
+                        assert secret not in stream.read(), path
+            except OSError:
+                continue
 
 
 def test_run_client_reports_stderr_without_secret(pg):

@@ -64,6 +64,8 @@ def test_client_environment_uses_private_passfile_with_escaping(monkeypatch):
         assert env['PGDATABASE'] == 'dijitalmenu' and env['PGSSLMODE'] == 'require'
         path = env['PGPASSFILE']
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+        assert os.stat(path).st_nlink == 0  # no name on disk: nothing is left behind by a SIGKILL
+        assert postgres.passed_fds(env) == (int(path.rsplit('/', 1)[1]),)
         with open(path, encoding='utf-8') as stream:
             assert stream.read() == '*:*:*:*:s3\\:cr\\\\et\n'
     assert not os.path.exists(path)
