@@ -20,7 +20,7 @@ from ansible_collections.defneqr.dbops.plugins.module_utils import dumps
 from ansible_collections.defneqr.dbops.plugins.module_utils import postgres
 from ansible_collections.defneqr.dbops.plugins.module_utils.postgres import PgError
 
-VERIFY_LEVELS = ('none', 'checksum', 'list', 'restore')
+VERIFY_LEVELS = ('none', 'checksum', 'list', 'full', 'restore')
 TABLE_STATS = """
 SELECT n.nspname AS schema, c.relname AS table, c.reltuples::bigint AS estimate,
        pg_total_relation_size(c.oid) AS bytes
@@ -66,7 +66,12 @@ def free_the_database(conn, database, terminate):
 
 
 def database_exists(conn, name):
-    return bool(postgres.query(conn, 'SELECT 1 AS x FROM pg_database WHERE datname = %s', (name,)))
+    return database_oid(conn, name) is not None
+
+
+def database_oid(conn, name):
+    rows = postgres.query(conn, 'SELECT oid::bigint AS oid FROM pg_database WHERE datname = %s', (name,))
+    return rows[0]['oid'] if rows else None
 
 
 def clone_database(conn, source, target):
@@ -216,24 +221,7 @@ class BackupJob(object):
 
     # -- verification ----------------------------------------------------------------------------
     def verify(self, folder, manifest, level):
-        clock = time.time()
-        outcome = dict(level=level, ok=True, message='')
-        if level == 'none':
-            return outcome
-        problems = store_mod.check_files(folder, manifest)
-        if problems:
-            outcome.update(ok=False, message='; '.join(problems))
-            return outcome
-        if level in ('list', 'restore'):
-            try:
-                outcome['toc_entries'] = list_toc(self.params, self.conn, folder, manifest)
-            except PgError as err:
-                outcome.update(ok=False, message='pg_restore --list cannot read it: %s' % err)
-                return outcome
-        if level == 'restore':
-            outcome.update(restore_drill(self.params, self.conn, folder, manifest))
-        outcome['seconds'] = round(time.time() - clock, 3)
-        return outcome
+        return verify_backup(self.params, self.conn, folder, manifest, level)
 
     # -- snapshot --------------------------------------------------------------------------------
     def snapshot(self, started, check_mode):
@@ -259,6 +247,7 @@ class BackupJob(object):
             label=label, method='snapshot', snapshot_database=target, started_at=started.isoformat(),
             finished_at=store_mod.utcnow().isoformat(), duration=round(time.time() - clock, 3),
             server_version=postgres.server_version(admin), terminated_sessions=terminated, files=[],
+            snapshot_oid=database_oid(admin, target),
             verification=dict(level='exists', ok=database_exists(admin, target), message=''))
         folder = os.path.join(self.store.kind_dir(self.kind), ident)
         store_mod.make_private_dir(folder)
@@ -271,32 +260,110 @@ class BackupJob(object):
     def expire(self, check_mode, planned=None):
         days = self.options.get('retention_days')
         if not days:
-            return dict(deleted=[], kept=None)
+            return dict(deleted=[], kept=None, damaged=[])
         manifests = self.store.backups(self.kind, self.database) + ([planned] if planned else [])
-        delete, keep = store_mod.plan_retention(manifests, store_mod.utcnow(), days,
-                                                self.options.get('min_keep', 3))
+        admin = postgres.connect(self.params, database='postgres') if any(
+            m.get('method') == 'snapshot' for m in manifests) else None
+        problems = {}
+
+        def intact(manifest):
+            """Checked again now: the files re-hashed, or the snapshot database still the one we made."""
+            if manifest is planned:
+                return True
+            if manifest.get('method') == 'snapshot':
+                found = self.snapshot_problem(admin, manifest)
+            elif not manifest.get('files') and manifest.get('method', 'dump') == 'dump':
+                found = 'the manifest lists no files'
+            else:
+                found = '; '.join(store_mod.check_files(manifest['folder'], manifest))
+            if found:
+                problems[manifest['id']] = found
+            return not found
+        delete, keep, damaged = store_mod.plan_retention(manifests, store_mod.utcnow(), days,
+                                                         self.options.get('min_keep', 3), intact)
+        not_ours = []
         if not check_mode:
-            admin = None
             for manifest in delete:
                 if manifest is planned:
                     continue
-                if manifest.get('method') == 'snapshot':
-                    admin = admin or postgres.connect(self.params, database='postgres')
+                if manifest.get('method') == 'snapshot' and database_exists(admin, manifest['snapshot_database']):
+                    problem = self.snapshot_problem(admin, manifest)
+                    if problem:  # a manifest is data, not an order to drop a database
+                        not_ours.append(dict(id=manifest['id'], problem=problem))
+                        continue
                     drop_database(admin, manifest['snapshot_database'])
                 shutil.rmtree(manifest['folder'], ignore_errors=True)
-        return dict(deleted=[m['id'] for m in delete], kept=[m['id'] for m in keep])
+        return dict(deleted=[m['id'] for m in delete if m['id'] not in [n['id'] for n in not_ours]],
+                    kept=[m['id'] for m in keep], damaged=[dict(id=m['id'], problems=problems.get(m['id']))
+                                                           for m in damaged], not_dropped=not_ours)
+
+    def snapshot_problem(self, admin, manifest):
+        """Why a snapshot database cannot be proven to be the one this collection made of this database."""
+        name = manifest.get('snapshot_database') or ''
+        if manifest.get('database') != self.database or not name.startswith(self.database + '_'):
+            return 'names database %r, which is not a snapshot of %r' % (name, self.database)
+        oid = database_oid(admin, name)
+        if oid is None:
+            return 'its database %s no longer exists' % name
+        if manifest.get('snapshot_oid') != oid:
+            return ('database %s is not the one the snapshot made (oid %s, the manifest says %s): drop it by hand if '
+                    'it is yours' % (name, oid, manifest.get('snapshot_oid')))
+        return ''
+
+
+def verify_backup(params, conn, folder, manifest, level):
+    """Check a dump backup now: none; checksum (every file against the manifest's sha256); list (also its
+    table of contents); full (also every byte decompressed and read back by pg_restore, as a restore
+    reads it: a truncated or damaged archive fails here, not during a rollback); restore (also the drill)."""
+    clock = time.time()
+    outcome = dict(level=level, ok=True, message='')
+    if level == 'none':
+        return outcome
+    problems = store_mod.check_files(folder, manifest)
+    if problems:
+        outcome.update(ok=False, message='; '.join(problems))
+        return outcome
+    steps = [('list', 'pg_restore --list cannot read it', lambda: dict(toc_entries=list_toc(params, conn, folder,
+                                                                                            manifest))),
+             ('full', 'pg_restore cannot read all of it', lambda: read_all(params, conn, folder, manifest)),
+             ('restore', 'the restore drill failed', lambda: restore_drill(params, conn, folder, manifest))]
+    wanted = VERIFY_LEVELS.index(level)
+    for step, failure, run in steps:
+        if VERIFY_LEVELS.index(step) > wanted:
+            break
+        try:
+            outcome.update(run())
+        except PgError as err:
+            outcome.update(ok=False, message='%s: %s' % (failure, err))
+            return outcome
+    outcome['seconds'] = round(time.time() - clock, 3)
+    return outcome
+
+
+def archive(folder, manifest):
+    """The path pg_restore reads and how it is compressed."""
+    path = os.path.join(folder, 'data' if manifest['format'] == 'directory' else manifest['files'][0]['path'])
+    return path, dumps.Compression.from_dict(manifest['compression'])
 
 
 def list_toc(params, conn, folder, manifest):
     """pg_restore --list of a dump: the number of entries in its table of contents."""
     pg_restore, _version = postgres.client_program('pg_restore', params, conn)
-    compression = dumps.Compression.from_dict(manifest['compression'])
-    path = os.path.join(folder, manifest['files'][0]['path']) if manifest['format'] != 'directory' \
-        else os.path.join(folder, 'data')
+    path, compression = archive(folder, manifest)
     with postgres.client_environment(params) as env:
         out = dumps.restore_input(path, compression, env, [pg_restore, '--list'], reads_all=False)
     return len([line for line in out.stdout.decode('utf-8', 'replace').splitlines()
                 if line and not line.startswith(';')])
+
+
+def read_all(params, conn, folder, manifest):
+    """pg_restore the whole archive to /dev/null: every data block decompressed and read."""
+    pg_restore, _version = postgres.client_program('pg_restore', params, conn)
+    path, compression = archive(folder, manifest)
+    clock = time.time()
+    with postgres.client_environment(params) as env:
+        dumps.restore_input(path, compression, env, [pg_restore, '--exit-on-error', '--file=/dev/null'])
+    return dict(read_seconds=round(time.time() - clock, 3))
 
 
 def restore_drill(params, conn, folder, manifest):
@@ -326,9 +393,7 @@ def restore_dump(params, conn, folder, manifest, database, jobs=1, clean=False, 
                  no_owner=False):
     """pg_restore a dump backup into an existing database, stopping at the first error."""
     pg_restore, _version = postgres.client_program('pg_restore', params, conn)
-    compression = dumps.Compression.from_dict(manifest['compression'])
-    fmt = manifest['format']
-    path = os.path.join(folder, 'data' if fmt == 'directory' else manifest['files'][0]['path'])
+    path, compression = archive(folder, manifest)
     argv = [pg_restore, '--exit-on-error', '--no-password', '--dbname=%s' % database]
     if clean:
         argv += ['--clean', '--if-exists']

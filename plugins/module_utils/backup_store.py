@@ -41,9 +41,25 @@ def utcnow():
     return datetime.datetime.now(datetime.timezone.utc)
 
 
+def safe_name(text):
+    """A name that is one plain file name: every character but letters, digits, '.', '_' and '-' becomes '_',
+    and it never starts with a dot (a database named ../../x must not become a path)."""
+    cleaned = re.sub(r'[^A-Za-z0-9._-]', '_', text or '')
+    return ('_' + cleaned[1:] if cleaned.startswith('.') else cleaned)[:200] or '_'
+
+
 def backup_id(database, when, label=None):
     stamp = when.strftime('%Y%m%dT%H%M%SZ')
-    return '%s_%s%s' % (database, stamp, '_' + label if label else '')
+    return '%s_%s%s' % (safe_name(database), stamp, '_' + safe_name(label) if label else '')
+
+
+def inside(root, relative):
+    """The path of `relative` under root, or None when it is absolute or resolves outside root."""
+    if not relative or os.path.isabs(relative):
+        return None
+    base = os.path.realpath(root)
+    path = os.path.realpath(os.path.join(base, relative))
+    return path if path.startswith(base + os.sep) else None
 
 
 def sha256_file(path):
@@ -114,8 +130,10 @@ def check_files(folder, manifest):
     """Problems found when re-hashing the files against the manifest (empty when intact)."""
     problems = []
     for entry in manifest.get('files', []):
-        path = os.path.join(folder, entry['path'])
-        if not os.path.isfile(path):
+        path = inside(folder, entry.get('path'))
+        if path is None:
+            problems.append('%s is not a file inside the backup folder: the manifest is not trusted' % entry.get('path'))
+        elif not os.path.isfile(path):
             problems.append('%s is missing' % entry['path'])
         elif os.path.getsize(path) != entry['size']:
             problems.append('%s has %d bytes, the manifest says %d'
@@ -226,19 +244,28 @@ def is_verified(manifest):
     return bool(verification.get('ok')) and verification.get('level', 'none') != 'none'
 
 
-def plan_retention(manifests, now, days, min_keep):
-    """The backups to delete: older than `days`, except the newest `min_keep` verified ones.
+def plan_retention(manifests, now, days, min_keep, intact=lambda manifest: True):
+    """The backups to delete: older than `days`, and only while at least `min_keep` newer backups were verified
+    when made and pass `intact`, a fresh check in this run (a stored flag is history, not proof).
 
-    manifests: of one kind and database, any order. Returns (delete, keep) lists of manifests.
+    manifests: of one kind and database, any order. intact is asked newest first, no more often than needed.
+    Returns (delete, keep, damaged): lists of manifests; a damaged backup is kept, reported, never counted.
     """
     newest_first = sorted(manifests, key=lambda m: m['started_at'], reverse=True)
-    protected = set(m['id'] for m in [m for m in newest_first if is_verified(m)][:min_keep])
     cutoff = now - datetime.timedelta(days=days)
-    delete, keep = [], []
+    delete, keep, damaged = [], [], []
+    proven = 0
     for manifest in newest_first:
-        started = parse_time(manifest['started_at'])
-        (keep if manifest['id'] in protected or started >= cutoff else delete).append(manifest)
-    return delete, keep
+        if parse_time(manifest['started_at']) < cutoff and proven >= min_keep:
+            delete.append(manifest)
+            continue
+        keep.append(manifest)
+        if proven < min_keep:
+            if is_verified(manifest) and intact(manifest):
+                proven += 1
+            elif is_verified(manifest):
+                damaged.append(manifest)
+    return delete, keep, damaged
 
 
 def parse_time(text):

@@ -78,10 +78,12 @@ options:
   verify:
     description:
       - C(checksum) re-reads the files against their sha256; C(list) also reads the table of contents with
-        C(pg_restore --list); C(restore) also restores into a scratch database, compares every table's row
-        count with the dump's own (counted in the dump's snapshot), and drops it (the restore drill).
+        C(pg_restore --list) (fast, but it reads only the table of contents: a truncated archive passes it);
+        C(full) also decompresses and reads every data block back with C(pg_restore) to nowhere, as a restore
+        reads it (the deploy's default); C(restore) also restores into a scratch database, compares every
+        table's row count with the dump's own (counted in the dump's snapshot), and drops it (the restore drill).
     type: str
-    choices: [ none, checksum, list, restore ]
+    choices: [ none, checksum, list, full, restore ]
     default: list
   exact_counts:
     description:
@@ -107,7 +109,9 @@ options:
     type: int
   min_keep:
     description:
-      - Retention never deletes the newest I(min_keep) verified backups, however old.
+      - Retention never deletes the newest I(min_keep) verified backups, however old, and deletes a backup only while
+        I(min_keep) newer ones pass a fresh check in the same run (files re-hashed against their manifest, a snapshot
+        database still the one that was made); a stored "verified" flag alone is history, not proof.
     type: int
     default: 3
   terminate_sessions:
@@ -309,7 +313,10 @@ cleaned:
   type: list
   elements: str
 retention:
-  description: C(deleted) and C(kept) backup ids (would be, in check mode).
+  description:
+    - C(deleted) and C(kept) backup ids (would be, in check mode); C(damaged), the verified backups that failed the
+      fresh check of this run (kept, never counted toward I(min_keep)) with their C(problems); C(not_dropped), snapshot
+      manifests whose database could not be proven to be the one this collection made (left alone).
   returned: when method is dump or snapshot
   type: dict
 s3:
@@ -321,7 +328,7 @@ s3:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.defneqr.dbops.plugins.module_utils import pgbackrest, postgres
-from ansible_collections.defneqr.dbops.plugins.module_utils.backup import BackupJob
+from ansible_collections.defneqr.dbops.plugins.module_utils.backup import VERIFY_LEVELS, BackupJob
 from ansible_collections.defneqr.dbops.plugins.module_utils.s3_storage import s3_argument_spec, upload_backup
 
 
@@ -338,7 +345,7 @@ def main():
         format=dict(type='str', default='custom', choices=['custom', 'directory']),
         compression=dict(type='str', default='auto'),
         jobs=dict(type='int', default=1),
-        verify=dict(type='str', default='list', choices=['none', 'checksum', 'list', 'restore']),
+        verify=dict(type='str', default='list', choices=list(VERIFY_LEVELS)),
         exact_counts=dict(type='bool', default=False),
         free_space_factor=dict(type='float', default=0.5),
         lock_wait=dict(type='int', default=0),

@@ -42,10 +42,11 @@ options:
   verify:
     description:
       - Check local backups again (the runbook's C(backup.sh verify)). C(checksum) re-hashes every file against
-        its manifest, C(list) also reads the dump's table of contents with C(pg_restore --list) (needs the
-        connection options for the client programs). The result is in each backup's C(check).
+        its manifest, C(list) also reads the dump's table of contents with C(pg_restore --list), C(full) also
+        decompresses and reads every byte back with C(pg_restore) as a restore would (a truncated archive fails
+        here; needs the connection options for the client programs). The result is in each backup's C(check).
     type: str
-    choices: [ none, checksum, list ]
+    choices: [ none, checksum, list, full ]
     default: none
   s3:
     description:
@@ -136,7 +137,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.defneqr.dbops.plugins.module_utils import backup_store as store_mod
 from ansible_collections.defneqr.dbops.plugins.module_utils import pgbackrest, postgres
 from ansible_collections.defneqr.dbops.plugins.module_utils import s3_storage
-from ansible_collections.defneqr.dbops.plugins.module_utils.backup import list_toc
+from ansible_collections.defneqr.dbops.plugins.module_utils.backup import verify_backup
 
 
 def describe(manifests, now):
@@ -148,19 +149,10 @@ def describe(manifests, now):
 
 
 def check_backup(params, manifest, level):
-    """Re-check one local backup: its files' sha256, then (list) its table of contents."""
+    """Re-check one local backup now (see backup.verify_backup)."""
     if manifest.get('method') == 'snapshot':
         return dict(level=level, ok=True, message='snapshot database: no files to check')
-    problems = store_mod.check_files(manifest['folder'], manifest)
-    if problems:
-        return dict(level=level, ok=False, message='; '.join(problems))
-    if level == 'list':
-        try:
-            entries = list_toc(params, None, manifest['folder'], manifest)
-        except postgres.PgError as err:
-            return dict(level=level, ok=False, message='pg_restore --list cannot read it: %s' % err)
-        return dict(level=level, ok=True, message='', toc_entries=entries)
-    return dict(level=level, ok=True, message='')
+    return verify_backup(params, None, manifest['folder'], manifest, level)
 
 
 def retention_plan(manifests, now, days, min_keep):
@@ -169,7 +161,7 @@ def retention_plan(manifests, now, days, min_keep):
     for manifest in manifests:
         groups.setdefault((manifest['kind'], manifest['database']), []).append(manifest)
     for group in groups.values():
-        delete, keep = store_mod.plan_retention(group, now, days, min_keep)
+        delete, keep, _damaged = store_mod.plan_retention(group, now, days, min_keep)
         plan['delete'] += [m['id'] for m in delete]
         plan['keep'] += [m['id'] for m in keep]
     return plan
@@ -181,7 +173,7 @@ def main():
     spec.update(
         dest=dict(type='path'), kind=dict(type='str'), database=dict(type='str'),
         retention_days=dict(type='int'), min_keep=dict(type='int', default=3),
-        verify=dict(type='str', default='none', choices=['none', 'checksum', 'list']),
+        verify=dict(type='str', default='none', choices=['none', 'checksum', 'list', 'full']),
         s3=dict(type='dict', options=s3_spec), pgbackrest=pgbackrest.pgbackrest_argument_spec())
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
                            required_one_of=[('dest', 's3', 'pgbackrest')])

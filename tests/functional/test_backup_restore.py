@@ -1,5 +1,6 @@
 """pg_backup, pg_restore and pg_backup_info on real servers: data identical, failures loud."""
 import fcntl
+import hashlib
 import json
 import os
 import signal
@@ -196,12 +197,17 @@ def test_corrupted_and_truncated_dumps_are_caught(pg, sample_db, tmp_path):
     assert 'pg_restore --list cannot read it' in listed['backups'][0]['check']['message']
 
 
-def fake_backup(root, kind, database, ident, started, verified):
+def fake_backup(root, kind, database, ident, started, verified, **extra):
     folder = root / kind / ident
     folder.mkdir(parents=True)
-    (folder / 'manifest.json').write_text(json.dumps(dict(
-        id=ident, kind=kind, database=database, method='dump', started_at=started, files=[],
-        verification=dict(level='list' if verified else 'none', ok=verified))))
+    data = ('backup %s\n' % ident).encode()
+    (folder / 'db.dump').write_bytes(data)
+    manifest = dict(id=ident, kind=kind, database=database, method='dump', started_at=started,
+                    files=[dict(path='db.dump', size=len(data), sha256=hashlib.sha256(data).hexdigest())],
+                    verification=dict(level='list' if verified else 'none', ok=verified))
+    manifest.update(extra)
+    (folder / 'manifest.json').write_text(json.dumps(manifest))
+    return folder
 
 
 def test_retention_deletes_exactly_the_expired_and_never_the_newest_verified(pg, sample_db, tmp_path):
@@ -218,16 +224,92 @@ def test_retention_deletes_exactly_the_expired_and_never_the_newest_verified(pg,
     fake_backup(root, 'weekly', sample_db, 'weekly_old_60', ago(60), True)
     preview = run_module('pg_backup', args_for(pg, sample_db, root, kind='daily', retention_days=30, min_keep=2),
                          check_mode=True)
-    # planned as if the new (verified) backup existed: it and old_verified_35 are the newest two verified
-    assert sorted(preview['retention']['deleted']) == ['old_unverified_33', 'old_verified_40']
+    # planned as if the new (verified) backup existed: only what is older than two proven newer backups goes
+    # (old_unverified_33 has one proven backup newer than it, the new one)
+    assert sorted(preview['retention']['deleted']) == ['old_verified_40']
     assert sorted(p.name for p in (root / 'daily').iterdir()) == sorted(
         ['old_verified_40', 'old_verified_35', 'old_unverified_33', 'recent_unverified_2', 'otherdb_old_50'])
     made = run_module('pg_backup', args_for(pg, sample_db, root, kind='daily', retention_days=30, min_keep=2))
-    # the new backup is verified: with it, the newest two verified are itself and old_verified_35
-    assert sorted(made['retention']['deleted']) == ['old_unverified_33', 'old_verified_40']
+    assert sorted(made['retention']['deleted']) == ['old_verified_40']
     assert sorted(p.name for p in (root / 'daily').iterdir()) == sorted(
-        [made['backup']['id'], 'old_verified_35', 'recent_unverified_2', 'otherdb_old_50'])
+        [made['backup']['id'], 'old_verified_35', 'old_unverified_33', 'recent_unverified_2', 'otherdb_old_50'])
     assert (root / 'weekly' / 'weekly_old_60').is_dir()
+
+
+def test_retention_rechecks_the_backups_it_keeps_and_keeps_the_intact_ones(pg, sample_db, tmp_path):
+    """Three dailies 8-10 days old, the newest with one flipped byte; retention 3 days, min_keep 1."""
+    root = tmp_path / 'bk'
+    now = time.time()
+    folders = [fake_backup(root, 'daily', sample_db, 'd%d' % days, time.strftime(
+        '%Y-%m-%dT%H:%M:%S+00:00', time.gmtime(now - days * 86400)), True) for days in (8, 9, 10)]
+    dump = folders[0] / 'db.dump'
+    data = bytearray(dump.read_bytes())
+    data[3] ^= 0x01
+    dump.write_bytes(bytes(data))
+    result = run_module('pg_backup', args_for(pg, sample_db, root, kind='daily', retention_only=True,
+                                              retention_days=3, min_keep=1))
+    assert not result.get('failed'), result.get('msg')
+    assert result['retention']['deleted'] == ['d10']
+    assert [d['id'] for d in result['retention']['damaged']] == ['d8'] and 'sha256' in \
+        result['retention']['damaged'][0]['problems']
+    assert sorted(p.name for p in (root / 'daily').iterdir()) == ['d8', 'd9']
+
+
+def test_a_hostile_snapshot_manifest_drops_no_database(pg, sample_db, tmp_path):
+    """A manifest placed in snapshot/ naming another database, with an old date: retention leaves it alone."""
+    victim = 'victim_%d' % os.getpid()
+    pg.psql('DROP DATABASE IF EXISTS %s' % victim)
+    pg.create_database(victim)
+    root = tmp_path / 'bk'
+    old = time.strftime('%Y-%m-%dT%H:%M:%S+00:00', time.gmtime(time.time() - 90 * 86400))
+    fake_backup(root, 'snapshot', sample_db, 'planted', old, True, method='snapshot', files=[],
+                snapshot_database=victim, verification=dict(level='exists', ok=True))
+    fake_backup(root, 'snapshot', sample_db, 'planted_prefix', old, True, method='snapshot', files=[],
+                snapshot_database='%s_%s' % (sample_db, 'x'), snapshot_oid=1,
+                verification=dict(level='exists', ok=True))
+    pg.psql('DROP DATABASE IF EXISTS "%s_x"' % sample_db)
+    pg.psql('CREATE DATABASE "%s_x"' % sample_db)
+    made = {}
+    try:
+        made = run_module('pg_backup', args_for(pg, sample_db, root, kind='snapshot', method='snapshot', label='s1',
+                                                retention_days=30, min_keep=1))
+        assert not made.get('failed'), made.get('msg')
+        conn = postgres.connect(tcp_params(pg, login_db='postgres'))
+        names = set(r['datname'] for r in postgres.query(conn, 'SELECT datname FROM pg_database'))
+        assert victim in names and '%s_x' % sample_db in names
+        assert sorted(n['id'] for n in made['retention']['not_dropped']) == ['planted', 'planted_prefix']
+    finally:
+        pg.psql('DROP DATABASE IF EXISTS %s' % victim)
+        pg.psql('DROP DATABASE IF EXISTS "%s_x"' % sample_db)
+        if (made.get('backup') or {}).get('snapshot_database'):
+            pg.psql('DROP DATABASE IF EXISTS "%s"' % made['backup']['snapshot_database'])
+
+
+@pytest.mark.parametrize('compression', ['gzip', 'none'])
+def test_full_verification_catches_a_truncated_dump_that_list_passes(pg, sample_db, tmp_path, compression):
+    """80 % of the dump kept and the manifest re-hashed (a disk that filled, a copy cut short): the table of
+    contents still reads, every byte does not."""
+    root = tmp_path / 'bk'
+    made = run_module('pg_backup', args_for(pg, sample_db, root, kind='daily', verify='full', compression=compression))
+    assert not made.get('failed'), made.get('msg')
+    assert made['backup']['verification']['ok'] and made['backup']['verification']['read_seconds'] >= 0
+    folder = made['backup']['folder']
+    entry = made['backup']['files'][0]
+    path = os.path.join(folder, entry['path'])
+    with open(path, 'rb') as stream:
+        data = stream.read()
+    with open(path, 'wb') as stream:
+        stream.write(data[:int(len(data) * 0.8)])
+    with open(os.path.join(folder, 'manifest.json'), encoding='utf-8') as stream:
+        manifest = json.load(stream)
+    manifest['files'][0].update(size=int(len(data) * 0.8), sha256=hashlib.sha256(data[:int(len(data) * 0.8)]).hexdigest())
+    with open(os.path.join(folder, 'manifest.json'), 'w', encoding='utf-8') as stream:
+        json.dump(manifest, stream)
+    listed = run_module('pg_backup_info', conn_args(pg, sample_db, dest=str(root), verify='list'))
+    read = run_module('pg_backup_info', conn_args(pg, sample_db, dest=str(root), verify='full'))
+    assert listed['backups'][0]['check']['ok'] is True  # the fast check's blind spot, named honestly
+    assert read['backups'][0]['check']['ok'] is False
+    assert 'pg_restore cannot read all of it' in read['backups'][0]['check']['message']
 
 
 def test_a_failed_backup_deletes_nothing(pg, sample_db, tmp_path):

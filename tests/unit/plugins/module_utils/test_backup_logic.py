@@ -18,21 +18,54 @@ def manifest(ident, days_ago, verified=True):
 def test_retention_keeps_recent_and_the_newest_verified():
     backups = [manifest('a', 1), manifest('b', 20, verified=False), manifest('c', 31), manifest('d', 40),
                manifest('e', 50), manifest('f', 60, verified=False)]
-    delete, keep = store.plan_retention(backups, NOW, days=30, min_keep=2)
+    delete, keep, _damaged = store.plan_retention(backups, NOW, days=30, min_keep=2)
     assert [m['id'] for m in delete] == ['d', 'e', 'f']
     assert [m['id'] for m in keep] == ['a', 'b', 'c']
 
 
 def test_retention_never_deletes_the_last_verified_even_when_all_are_old():
     backups = [manifest('old1', 100), manifest('old2', 200), manifest('bad', 1, verified=False)]
-    delete, _keep = store.plan_retention(backups, NOW, days=30, min_keep=1)
+    delete, _keep, _damaged = store.plan_retention(backups, NOW, days=30, min_keep=1)
     assert [m['id'] for m in delete] == ['old2']
 
 
 def test_retention_with_every_recent_backup_failed_keeps_the_verified_ones():
     backups = [manifest('fail1', 1, False), manifest('fail2', 2, False), manifest('good', 45), manifest('good2', 50)]
-    delete, _keep = store.plan_retention(backups, NOW, days=30, min_keep=2)
+    delete, _keep, _damaged = store.plan_retention(backups, NOW, days=30, min_keep=2)
     assert delete == []
+
+
+def test_retention_rechecks_before_deleting_and_never_counts_a_damaged_backup():
+    """Three dailies 8-10 days old, the newest with a flipped byte: the intact ones are not deleted for it."""
+    backups = [manifest('flipped', 8), manifest('good9', 9), manifest('good10', 10)]
+    asked = []
+
+    def intact(candidate):
+        asked.append(candidate['id'])
+        return candidate['id'] != 'flipped'
+    delete, keep, damaged = store.plan_retention(backups, NOW, days=3, min_keep=1, intact=intact)
+    assert [m['id'] for m in delete] == ['good10']
+    assert [m['id'] for m in keep] == ['flipped', 'good9'] and [m['id'] for m in damaged] == ['flipped']
+    assert asked == ['flipped', 'good9']  # no more checks than needed
+    nothing_intact = store.plan_retention(backups, NOW, days=3, min_keep=1, intact=lambda m: False)
+    assert nothing_intact[0] == []
+
+
+@pytest.mark.parametrize('name, expected', [
+    ('dijitalmenu', 'dijitalmenu'), ('../../x', '_._.._x'), ('a/b c', 'a_b_c'), ('.hidden', '_hidden'), ('', '_')])
+def test_names_become_one_plain_file_name(name, expected):
+    assert store.safe_name(name) == expected
+    assert '/' not in store.backup_id(name, NOW, '../label')
+
+
+def test_manifest_paths_must_stay_inside_the_folder(tmp_path):
+    (tmp_path / 'b').mkdir()
+    (tmp_path / 'b' / 'ok.dump').write_bytes(b'x')
+    assert store.inside(str(tmp_path / 'b'), 'ok.dump') == str(tmp_path / 'b' / 'ok.dump')
+    for hostile in ('/etc/passwd', '../../etc/passwd', '', 'sub/../../x'):
+        assert store.inside(str(tmp_path / 'b'), hostile) is None
+    problems = store.check_files(str(tmp_path / 'b'), dict(files=[dict(path='/etc/passwd', size=1, sha256='x')]))
+    assert problems and 'not trusted' in problems[0]
 
 
 @pytest.mark.parametrize('spec, expected', [
