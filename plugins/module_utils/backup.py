@@ -200,7 +200,12 @@ class BackupJob(object):
                     pipeline = [argv, dumps.compressor_argv(compression)]
                     dumps.run_pipeline(pipeline, env, out)
                 else:
-                    postgres.run_client(argv, env)
+                    try:
+                        postgres.run_client(argv, env)
+                    except PgError as err:
+                        if 'No space left on device' in str(err):
+                            raise PgError(postgres.disk_full(out, postgres.first_line(str(err))))
+                        raise
             counts = exact_counts(snap_conn, tables) if self.options['verify'] == 'restore' or \
                 self.options.get('exact_counts') else None
         finally:

@@ -155,13 +155,17 @@ def run_pipeline(argvs, env, out_path):
         digest = hashlib.sha256()
         size = 0
         fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, 'wb') as out:
-            for chunk in iter(lambda: procs[-1].stdout.read(CHUNK), b''):
-                digest.update(chunk)
-                size += len(chunk)
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
+        try:
+            with os.fdopen(fd, 'wb') as out:
+                for chunk in iter(lambda: procs[-1].stdout.read(CHUNK), b''):
+                    digest.update(chunk)
+                    size += len(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+        except OSError as err:
+            # name the file, so the message says which disk filled
+            raise OSError(err.errno, '%s after %d bytes of the dump' % (err.strerror, size), out_path)
         failures = []
         for argv, proc in zip(argvs, procs):
             proc.wait()

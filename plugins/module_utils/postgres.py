@@ -15,6 +15,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import contextlib
+import errno
 import os
 import pwd
 import re
@@ -159,13 +160,24 @@ def connect(params, database=None, autocommit=True):
 
 @contextlib.contextmanager
 def failing_module(module, **extra):
-    """Turn PgError (and its subclasses) into fail_json with the message and Prisma-like code."""
+    """Turn PgError (and its subclasses) into fail_json with the message and Prisma-like code, and a full disk
+    into a message that names the path and the fix instead of a traceback."""
     try:
         yield
     except PgError as err:
         if getattr(err, 'code', None):
             extra['error_code'] = err.code
         module.fail_json(msg=str(err), **extra)
+    except OSError as err:
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        module.fail_json(msg=disk_full(err.filename, err.strerror), **extra)
+
+
+def disk_full(path, detail):
+    return ('No space left on the device that holds %s (%s). Nothing was kept of this run: its partial files are '
+            'removed now or by the next run. Free some space or point dest at a larger file system, then run '
+            'again.' % (path or 'the backup folder', detail))
 
 
 def first_line(err):

@@ -78,7 +78,7 @@ options:
   verify:
     description:
       - C(checksum) re-reads the files against their sha256; C(list) also reads the table of contents with
-        C(pg_restore --list) (fast, but it reads only the table of contents: a truncated archive passes it);
+        C(pg_restore --list) (fast, but it reads only the table of contents, so a truncated archive passes it);
         C(full) also decompresses and reads every data block back with C(pg_restore) to nowhere, as a restore
         reads it (the deploy's default); C(restore) also restores into a scratch database, compares every
         table's row count with the dump's own (counted in the dump's snapshot), and drops it (the restore drill).

@@ -312,6 +312,23 @@ def test_full_verification_catches_a_truncated_dump_that_list_passes(pg, sample_
     assert 'pg_restore cannot read all of it' in read['backups'][0]['check']['message']
 
 
+@pytest.mark.parametrize('compression', ['auto', 'gzip'])
+def test_a_full_disk_is_named_with_its_fix_and_leaves_nothing(pg, sample_db, tmp_path, compression):
+    """A 256 kB tmpfs as the backup root (root mounts it, as CI runs): ENOSPC in the middle of the dump."""
+    root = tmp_path / 'small'
+    root.mkdir()
+    subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=256k,mode=0777', 'tmpfs', str(root)], check=True)
+    try:
+        result = run_module('pg_backup', args_for(pg, sample_db, root, kind='daily', compression=compression,
+                                                  free_space_factor=0.0, verify='none'))
+        assert result['failed'], result
+        assert 'No space left on the device' in result['msg'] and str(root) in result['msg'], result['msg']
+        assert 'Traceback' not in result.get('_stdout', '') and 'exception' not in result
+        assert not [p for p in (root / 'daily').iterdir()], 'the partial backup must be removed'
+    finally:
+        subprocess.run(['umount', str(root)], check=False)
+
+
 def test_a_failed_backup_deletes_nothing(pg, sample_db, tmp_path):
     root = tmp_path / 'bk'
     fake_backup(root, 'daily', sample_db, 'old_verified_40', time.strftime(
