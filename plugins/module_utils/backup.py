@@ -76,10 +76,21 @@ def database_oid(conn, name):
 
 def clone_database(conn, source, target):
     """CREATE DATABASE target TEMPLATE source, with a file copy where the server has it (PG15+)."""
+    require_createdb(conn)
     statement = 'CREATE DATABASE {target} TEMPLATE {source}'
     if postgres.server_version(conn) >= 150000:
         statement += ' STRATEGY FILE_COPY'
     postgres.query(conn, postgres.compose(statement, target=target, source=source))
+
+
+def require_createdb(conn):
+    """A snapshot (and a restore beside the live database) creates a database: say which GRANT is missing."""
+    role = postgres.query(conn, 'SELECT current_user AS name, rolcreatedb OR rolsuper AS allowed FROM pg_roles '
+                                'WHERE rolname = current_user')[0]
+    if not role['allowed']:
+        raise PgError('Role %s may not create databases, and a snapshot is a new database. As a superuser run: '
+                      'ALTER ROLE %s CREATEDB; or choose deploy_rollback_strategy=down_scripts, which needs no '
+                      'new database.' % (role['name'], role['name']))
 
 
 def drop_database(conn, name):
@@ -241,6 +252,7 @@ class BackupJob(object):
         ident = store_mod.backup_id(self.database, started, label)
         plan = dict(id=ident, snapshot_database=target, source=self.database)
         if check_mode:
+            require_createdb(admin)
             plan['sessions'] = sessions_on(admin, self.database)
             return dict(backup=plan)
         self.conn.close()  # our own session would block the copy

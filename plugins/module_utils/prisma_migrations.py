@@ -384,9 +384,20 @@ class Engine(object):
                     (row_id,))
         cur.execute('UPDATE _prisma_migrations SET finished_at = %s WHERE id = %s', (_now(), row_id))
 
+    def lock_holders(self):
+        """Sessions of this database with an open transaction: who may hold the lock a migration waited for."""
+        rows = postgres.query(self.conn, "SELECT pid, usename, state, now() - xact_start AS open_for, left(query, 200) "
+                                         "AS query FROM pg_stat_activity WHERE datname = current_database() AND "
+                                         "pid <> pg_backend_pid() AND xact_start IS NOT NULL ORDER BY xact_start")
+        return '; '.join('pid %s (%s, %s for %s): %s' % (r['pid'], r['usename'], r['state'], r['open_for'],
+                                                         r['query']) for r in rows) or 'none now'
+
     def _record_failure(self, row_id, name, err, rolled_back):
         code = getattr(err, 'pgcode', None) or 'none'
         message = (getattr(err, 'pgerror', None) or str(err)).strip()
+        if code == '55P03':  # lock_timeout: name who held it, and what to do
+            message += ('\nSessions with an open transaction on this database (one of them holds the lock): %s. '
+                        'End it (SELECT pg_terminate_backend(pid)) or wait, then deploy again.' % self.lock_holders())
         logs = ('A migration failed to apply. New migrations cannot be applied before the error is recovered from. '
                 'Read more about how to resolve migration issues in a production database: %s\n\n'
                 'Migration name: %s\n\nDatabase error code: %s\n\nDatabase error:\n%s\n'

@@ -329,6 +329,24 @@ def test_a_full_disk_is_named_with_its_fix_and_leaves_nothing(pg, sample_db, tmp
         subprocess.run(['umount', str(root)], check=False)
 
 
+def test_a_role_without_createdb_is_told_the_grant_before_anything_changes(pg, sample_db, tmp_path):
+    role = 'nocreatedb_%d' % os.getpid()
+    pg.psql("DROP ROLE IF EXISTS %s" % role)
+    pg.psql("CREATE ROLE %s LOGIN PASSWORD 'pw-%s' NOCREATEDB" % (role, role))
+    pg.psql('GRANT CONNECT ON DATABASE "%s" TO %s' % (sample_db, role))
+    try:
+        args = args_for(pg, sample_db, tmp_path / 'bk', kind='snapshot', method='snapshot', label='nocreate',
+                        login_user=role, login_password='pw-' + role)
+        for check_mode in (True, False):
+            result = run_module('pg_backup', args, check_mode=check_mode)
+            assert result['failed'] and 'ALTER ROLE %s CREATEDB' % role in result['msg'], result.get('msg')
+        conn = postgres.connect(tcp_params(pg, login_db='postgres'))
+        assert not postgres.query(conn, 'SELECT 1 FROM pg_database WHERE datname = %s', ('%s_nocreate' % sample_db,))
+    finally:
+        pg.psql('REVOKE CONNECT ON DATABASE "%s" FROM %s' % (sample_db, role))
+        pg.psql("DROP ROLE IF EXISTS %s" % role)
+
+
 def test_a_failed_backup_deletes_nothing(pg, sample_db, tmp_path):
     root = tmp_path / 'bk'
     fake_backup(root, 'daily', sample_db, 'old_verified_40', time.strftime(

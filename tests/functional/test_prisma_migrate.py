@@ -362,3 +362,20 @@ def test_a_migration_whose_connection_is_lost_leaves_no_row_and_blocks_nobody(pg
     assert info['failed_migrations'] == [] and info['pending'] == ALL[ALL.index(M11) + 1:]
     rolled = run_module('prisma_migrate', module_args(pg, fresh_db, project, state='rolled_back', target=ALL[9]))
     assert not rolled.get('failed'), rolled.get('msg')
+
+
+def test_a_lock_timeout_names_the_session_that_holds_the_lock(pg, fresh_db, project):
+    assert not run_module('prisma_migrate', module_args(pg, fresh_db, project, target=M11)).get('failed')
+    holder = postgres.connect(tcp_params(pg, login_db=fresh_db), autocommit=False)
+    with holder.cursor() as cur:
+        cur.execute('LOCK TABLE users IN ACCESS SHARE MODE')  # an admin shell left in a transaction
+        cur.execute('SELECT pg_backend_pid()')
+        pid = cur.fetchone()[0]
+    try:
+        result = run_module('prisma_migrate', module_args(pg, fresh_db, project, lock_timeout='1s'))
+    finally:
+        holder.rollback()
+        holder.close()
+    assert result['failed'] and 'lock timeout' in result['msg']
+    assert 'pid %d' % pid in result['msg'] and 'pg_terminate_backend' in result['msg'], result['msg']
+    assert not table_exists(pg, fresh_db, 'password_resets')
