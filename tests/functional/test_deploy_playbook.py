@@ -7,6 +7,7 @@ data equals the data at the stop (every scan acknowledged before the stop is the
 migration history is consistent, and the incident report exists.
 """
 import datetime
+import json
 import os
 import shutil
 import sys
@@ -239,3 +240,43 @@ def test_second_deploy_is_refused_while_one_runs(world):
     assert 'defneqr.dbops.recover' in world.last_output
     for host in world.hosts:
         assert apphost.http('GET', host.url + '/health')[1]['release'] == '1.3.0'
+
+
+def test_postgresql_restarted_during_a_migration_rolls_back_with_down_scripts(world, tmp_path):
+    """The server restarts in the middle of a slow migration: its transaction is gone, so the history must
+    not keep an unfinished row, and the down_scripts rollback must not refuse (P3009) and leave every host
+    stopped: it rolls back migrations 12-14 and brings 1.3.0 back."""
+    before, writer = start(world)
+    process = world.deploy_in_background(run_demo.slow_release(str(tmp_path / 'slow.tar.gz')), '1.4.0',
+                                         dict(deploy_rollback_strategy='down_scripts'))
+    try:
+        state = world.wait_for_step(process, 4, lambda journal: bool(journal.get('rollback_point')))
+        watcher = postgres.connect(world.params)
+        for _ in range(600):  # until the slow migration really runs
+            if postgres.query(watcher, "SELECT 1 AS x FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(6)%%'"):
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError('the slow migration never started')
+        watcher.close()
+        world.cluster.pause()
+        world.cluster.resume()
+        assert process.wait(timeout=300) != 0
+    finally:
+        writer.stop()
+        if process.poll() is None:
+            world.kill(process)
+    with open(os.path.join(world.reports, state['run_id'], 'report.json'), encoding='utf-8') as stream:
+        report = json.load(stream)
+    assert report['outcome'] == 'rolled_back', report.get('alarm')
+    assert 'connection to the server was lost' in report['incident']['trigger']['error']
+    undone = report['incident']['rollback']['database']
+    assert undone.startswith('down_scripts: rolled back ') and '20260218185216_add_password_reset_and_security' in undone
+    for host in world.hosts:
+        status, body = apphost.http('GET', host.url + '/health')
+        assert status == 200 and body['release'] == '1.3.0' and body['migration'] == M11, (host.name, body)
+    rows = history(world.params)
+    assert not [r for r in rows if not r['finished_at'] and not r['rolled_back_at']], rows
+    assert [r['migration_name'] for r in rows if r['finished_at'] and not r['rolled_back_at']][-1] == M11
+    assert not os.path.exists(os.path.join(world.root, 'backups', '.deploy.lock'))
+    assert before['scans'] <= scan_ids(world.params)
