@@ -324,7 +324,7 @@ def test_a_full_disk_is_named_with_its_fix_and_leaves_nothing(pg, sample_db, tmp
         assert result['failed'], result
         assert 'No space left on the device' in result['msg'] and str(root) in result['msg'], result['msg']
         assert 'Traceback' not in result.get('_stdout', '') and 'exception' not in result
-        assert not [p for p in (root / 'daily').iterdir()], 'the partial backup must be removed'
+        assert not list((root / 'daily').iterdir()), 'the partial backup must be removed'
     finally:
         subprocess.run(['umount', str(root)], check=False)
 

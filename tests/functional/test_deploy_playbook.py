@@ -252,7 +252,7 @@ def test_postgresql_restarted_during_a_migration_rolls_back_with_down_scripts(wo
     try:
         state = world.wait_for_step(process, 4, lambda journal: bool(journal.get('rollback_point')))
         watcher = postgres.connect(world.params)
-        for _ in range(600):  # until the slow migration really runs
+        for _attempt in range(600):  # until the slow migration really runs
             if postgres.query(watcher, "SELECT 1 AS x FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(6)%%'"):
                 break
             time.sleep(0.1)

@@ -343,7 +343,7 @@ def test_a_migration_whose_connection_is_lost_leaves_no_row_and_blocks_nobody(pg
     admin = postgres.connect(tcp_params(pg, login_db=fresh_db))
 
     def terminate_the_migration():
-        for _ in range(200):
+        for _attempt in range(200):
             found = postgres.query(admin, "SELECT pid FROM pg_stat_activity WHERE datname = %s AND query LIKE "
                                           "'SELECT pg_sleep(30)%%'", (fresh_db,))
             if found:

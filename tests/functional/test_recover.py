@@ -7,6 +7,7 @@ cannot be written, a rollback that cannot start the previous release.
 """
 import json
 import os
+import re
 import sys
 import time
 
@@ -111,11 +112,15 @@ def test_check_mode_changes_nothing_and_a_report_that_cannot_be_written_does_not
 
     blocked = tmp_path / 'not-a-folder'
     blocked.write_text('a file where the report folder should be\n')
-    code = world.playbook(DEPLOY, '-e', json.dumps(dict(
+    code = world.playbook(DEPLOY, '-vvv', '-e', json.dumps(dict(
         deploy_release_id='1.4.0', deploy_release_archive=world.archives['new'], deploy_monitor_seconds=2,
         deploy_expected_indexes=run_demo.runbook_indexes(), deploy_report_dir=str(blocked / 'reports'),
         deploy_run_id='deploy-unreported')), quiet=True)
     assert code == 0, world.last_output[-4000:]
+    # no secret at any verbosity: the smoke user's bearer token and password, the database password
+    assert not re.search(r'eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.', world.last_output), 'a JWT reached the output'
+    for secret in (world.params['login_password'], '"test123"', 'demo-jwt-secret'):
+        assert secret not in world.last_output, 'a secret reached the -vvv output'
     assert 'deployed, but its report could not be written' in world.last_output
     assert str(blocked / 'reports' / 'deploy-unreported') in world.last_output
     assert not os.path.exists(lock_dir(world))
