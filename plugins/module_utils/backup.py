@@ -164,7 +164,7 @@ class BackupJob(object):
         ident = store_mod.backup_id(self.database, started, self.options.get('label'))
         final = os.path.join(self.store.kind_dir(self.kind), ident)
         partial = os.path.join(self.store.kind_dir(self.kind), '.%s.partial' % ident)
-        name = dumps.dump_file_name(self.database, fmt, compression)
+        name = dumps.dump_file_name(store_mod.safe_name(self.database), fmt, compression)
         jobs = self.options.get('jobs') or 1
         out = None if compression.external else os.path.join(partial, name)
         argv = dumps.dump_argv(pg_dump, fmt, compression, jobs, out, snapshot='<exported snapshot>')

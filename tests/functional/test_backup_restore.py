@@ -347,6 +347,22 @@ def test_a_role_without_createdb_is_told_the_grant_before_anything_changes(pg, s
         pg.psql("DROP ROLE IF EXISTS %s" % role)
 
 
+def test_a_database_named_like_a_path_stays_inside_the_backup_root(pg, tmp_path):
+    name = '../../escape_%d' % os.getpid()
+    pg.psql('DROP DATABASE IF EXISTS "%s"' % name)
+    pg.psql('CREATE DATABASE "%s" OWNER %s' % (name, 'defneqr'))
+    try:
+        root = tmp_path / 'deep' / 'bk'
+        made = run_module('pg_backup', args_for(pg, name, root, database=name, kind='daily', verify='full'))
+        assert not made.get('failed'), made.get('msg')
+        assert os.path.realpath(made['backup']['folder']).startswith(os.path.realpath(str(root)) + os.sep)
+        assert sorted(os.listdir(str(tmp_path))) == ['deep'] and sorted(os.listdir(str(tmp_path / 'deep'))) == ['bk']
+        listed = run_module('pg_backup_info', conn_args(pg, 'postgres', dest=str(root), verify='full'))
+        assert [b['database'] for b in listed['backups']] == [name] and listed['backups'][0]['check']['ok']
+    finally:
+        pg.psql('DROP DATABASE IF EXISTS "%s"' % name)
+
+
 def test_a_failed_backup_deletes_nothing(pg, sample_db, tmp_path):
     root = tmp_path / 'bk'
     fake_backup(root, 'daily', sample_db, 'old_verified_40', time.strftime(

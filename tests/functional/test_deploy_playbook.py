@@ -242,13 +242,14 @@ def test_second_deploy_is_refused_while_one_runs(world):
         assert apphost.http('GET', host.url + '/health')[1]['release'] == '1.3.0'
 
 
-def test_postgresql_restarted_during_a_migration_rolls_back_with_down_scripts(world, tmp_path):
+@pytest.mark.parametrize('strategy', ['down_scripts', 'snapshot', 'restore'])
+def test_postgresql_restarted_during_a_migration_rolls_back(world, tmp_path, strategy):
     """The server restarts in the middle of a slow migration: its transaction is gone, so the history must
-    not keep an unfinished row, and the down_scripts rollback must not refuse (P3009) and leave every host
-    stopped: it rolls back migrations 12-14 and brings 1.3.0 back."""
+    not keep an unfinished row, and no rollback may refuse on it (down_scripts used to stop at P3009 with
+    every host down): each strategy undoes migrations 12-14 and brings 1.3.0 back."""
     before, writer = start(world)
     process = world.deploy_in_background(run_demo.slow_release(str(tmp_path / 'slow.tar.gz')), '1.4.0',
-                                         dict(deploy_rollback_strategy='down_scripts'))
+                                         dict(deploy_rollback_strategy=strategy))
     try:
         state = world.wait_for_step(process, 4, lambda journal: bool(journal.get('rollback_point')))
         watcher = postgres.connect(world.params)
@@ -271,7 +272,11 @@ def test_postgresql_restarted_during_a_migration_rolls_back_with_down_scripts(wo
     assert report['outcome'] == 'rolled_back', report.get('alarm')
     assert 'connection to the server was lost' in report['incident']['trigger']['error']
     undone = report['incident']['rollback']['database']
-    assert undone.startswith('down_scripts: rolled back ') and '20260218185216_add_password_reset_and_security' in undone
+    if strategy == 'down_scripts':
+        assert undone.startswith('down_scripts: rolled back ') and '20260218185216_add_password_reset_and_security' in undone
+    else:
+        assert undone.startswith(strategy + ': swapped back')
+        assert fingerprints(world.params) == before['static']
     for host in world.hosts:
         status, body = apphost.http('GET', host.url + '/health')
         assert status == 200 and body['release'] == '1.3.0' and body['migration'] == M11, (host.name, body)
