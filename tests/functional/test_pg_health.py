@@ -149,12 +149,15 @@ def test_probe_slowed_by_dropping_its_index_is_critical_against_the_baseline(pg,
     probe = [dict(name='scans_of_one_restaurant', query='SELECT count(*) FROM scans WHERE restaurant = 42', runs=5)]
     baseline = health(pg, fresh_db, checks=['database_size'], probes=probe)
     assert baseline['checks']['probes']['status'] == 'ok'
-    again = health(pg, fresh_db, checks=['database_size'], probes=probe, baseline=baseline)
+    # a generous threshold: a busy CI host may slow a 1 ms query threefold; a sequential scan of
+    # 300000 rows is still far beyond it
+    again = health(pg, fresh_db, checks=['database_size'], probes=probe, baseline=baseline, max_slowdown=4)
     assert again['checks']['probes']['status'] == 'ok'
     postgres.query(conn, 'DROP INDEX scans_restaurant_idx')
-    slowed = health(pg, fresh_db, checks=['database_size'], probes=probe, baseline=baseline, fail_on='critical')
+    slowed = health(pg, fresh_db, checks=['database_size'], probes=probe, baseline=baseline, fail_on='critical',
+                    max_slowdown=4)
     assert slowed['failed'] is True and slowed['status'] == 'critical'
-    assert slowed['checks']['probes']['rows'][0]['slowdown'] > 1.5
+    assert slowed['checks']['probes']['rows'][0]['slowdown'] > 4
     assert 'rc' not in slowed
 
 
