@@ -37,10 +37,10 @@ units: setup
 	$(BIN)/pytest -q tests/unit
 
 functional: setup
-	$(BIN)/pytest -v tests/functional $(addprefix --ignore=,$(E2E))
+	$(BIN)/pytest -v --durations=15 tests/functional $(addprefix --ignore=,$(E2E))
 
 e2e: setup
-	$(BIN)/pytest -v $(E2E)
+	$(BIN)/pytest -v --durations=15 $(E2E)
 
 # The role scenarios on a db1/app1/app2 inventory of local hosts (extensions/molecule/config.yml).
 # Molecule 26 first prints "CRITICAL 'extensions/molecule/default/molecule.yml' glob failed": it looks
