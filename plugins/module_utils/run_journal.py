@@ -228,12 +228,13 @@ def process_start(pid):
         return None
 
 
-def recovery_action(journal, requested='auto'):
+def recovery_action(journal):
     """What recover.yml does with an unfinished run: accept it when step 8 passed, else roll it back.
 
+    A run whose rollback failed is rolled back again even after step 8: its hosts are not known good.
     A rollback of a run that never stopped the app nor reached the migration changes nothing: it
     only checks that every host answers and releases the lock.
     """
-    if requested != 'auto':
-        return requested
-    return 'accept' if journal.get('accepted') else 'rollback'
+    if not journal:
+        return None
+    return 'accept' if journal.get('accepted') and journal.get('status') != 'rollback_failed' else 'rollback'

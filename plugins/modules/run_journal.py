@@ -128,6 +128,13 @@ held:
   description: Whether a run holds the lock (after the call).
   returned: always
   type: bool
+recovery_action:
+  description:
+    - With C(read), what recovery should do with the unfinished run, C(accept) when it passed step 8 (its
+      acceptance), C(rollback) otherwise or when its rollback failed; null when no run holds the lock.
+  returned: always
+  type: str
+  sample: rollback
 heartbeat_age:
   description: Seconds since the journal was last written (null when no run holds the lock).
   returned: always
@@ -190,6 +197,7 @@ def main():
                              'folder (dbops_backup_dest) and free space.' % (path, err))
     held = os.path.isdir(path) and (module.check_mode or bool(run_journal.read(path)))
     module.exit_json(changed=changed, journal=journal, last=last, held=held,
+                     recovery_action=run_journal.recovery_action(journal) if p['state'] == 'read' else None,
                      heartbeat_age=run_journal.age_seconds(journal.get('updated')) if journal else None)
 
 

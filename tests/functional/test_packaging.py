@@ -37,3 +37,13 @@ def test_galaxy_build_install_and_ansible_doc(tmp_path):
     lookup = subprocess.run([os.path.join(BIN, 'ansible-doc'), '-t', 'lookup', 'defneqr.dbops.controller'],
                             capture_output=True, text=True, env=env, check=False)
     assert lookup.returncode == 0 and 'recorded' in lookup.stdout, lookup.stderr
+    # a playbook run by its FQCN from the installed copy finds its shared vars file (vars/connection.yml)
+    inventory = tmp_path / 'hosts.ini'
+    python = sys.executable
+    inventory.write_text('[db]\ndb1 ansible_connection=local ansible_python_interpreter=%s\n'
+                         '[app]\napp1 ansible_connection=local ansible_python_interpreter=%s\n' % (python, python))
+    recover = subprocess.run([os.path.join(BIN, 'ansible-playbook'), '-i', str(inventory), 'defneqr.dbops.recover',
+                              '-e', 'dbops_backup_dest=%s' % (tmp_path / 'backups')],
+                             capture_output=True, text=True, env=env, check=False)
+    assert recover.returncode == 0, recover.stdout + recover.stderr
+    assert 'nothing to recover' in recover.stdout

@@ -73,7 +73,8 @@ def test_liveness_checks_the_process_here_and_the_heartbeat_elsewhere():
 def test_recovery_rolls_back_until_step_8_passed():
     assert run_journal.recovery_action(dict(step=dict(number=4))) == 'rollback'
     assert run_journal.recovery_action(dict(step=dict(number=8), accepted=True)) == 'accept'
-    assert run_journal.recovery_action(dict(accepted=True), 'rollback') == 'rollback'
+    assert run_journal.recovery_action(dict(accepted=True, status='rollback_failed')) == 'rollback'
+    assert run_journal.recovery_action({}) is None
 
 
 def _journal(**extra):
