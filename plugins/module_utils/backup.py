@@ -22,7 +22,7 @@ from ansible_collections.defneqr.dbops.plugins.module_utils.postgres import PgEr
 
 VERIFY_LEVELS = ('none', 'checksum', 'list', 'full', 'restore')
 TABLE_STATS = """
-SELECT n.nspname AS schema, c.relname AS table, c.reltuples::bigint AS estimate,
+SELECT n.nspname AS schema, c.relname AS table, c.relkind AS kind, c.reltuples::bigint AS estimate,
        pg_total_relation_size(c.oid) AS bytes
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
@@ -30,11 +30,16 @@ SELECT n.nspname AS schema, c.relname AS table, c.reltuples::bigint AS estimate,
  ORDER BY 1, 2"""
 
 
+def table_key(table):
+    """How manifests and row counts name a table: schema.table, unquoted."""
+    return '%s.%s' % (table['schema'], table['table'])
+
+
 def exact_counts(conn, tables):
     counts = {}
     for table in tables:
         name = postgres.identifier(table['schema'], table['table'])
-        counts['%s.%s' % (table['schema'], table['table'])] = postgres.query(
+        counts[table_key(table)] = postgres.query(
             conn, postgres.pgsql.SQL('SELECT count(*) AS n FROM {}').format(name))[0]['n']
     return counts
 
@@ -217,14 +222,15 @@ class BackupJob(object):
                         if 'No space left on device' in str(err):
                             raise PgError(postgres.disk_full(out, postgres.first_line(str(err))))
                         raise
-            counts = exact_counts(snap_conn, tables) if self.options['verify'] == 'restore' or \
+            # full and restore verification compare against these counts of the dump's own snapshot
+            counts = exact_counts(snap_conn, tables) if self.options['verify'] in ('full', 'restore') or \
                 self.options.get('exact_counts') else None
         finally:
             snap_conn.rollback()
             snap_conn.close()
         dump_seconds = round(time.time() - self._clock, 3)
         for table in tables:
-            key = '%s.%s' % (table['schema'], table['table'])
+            key = table_key(table)
             if counts is not None:
                 table['rows'] = counts[key]
         return dict(
@@ -374,13 +380,32 @@ def list_toc(params, conn, folder, manifest):
 
 
 def read_all(params, conn, folder, manifest):
-    """pg_restore the whole archive to /dev/null: every data block decompressed and read."""
+    """pg_restore the whole archive, every data block decompressed and read; when the manifest holds the
+    exact row counts of the dump's snapshot, the rows of every table's data are counted against them."""
     pg_restore, _version = postgres.client_program('pg_restore', params, conn)
     path, compression = archive(folder, manifest)
     clock = time.time()
     with postgres.client_environment(params) as env:
-        dumps.restore_input(path, compression, env, [pg_restore, '--exit-on-error', '--file=/dev/null'])
-    return dict(read_seconds=round(time.time() - clock, 3))
+        if not manifest.get('exact_counts'):
+            dumps.restore_input(path, compression, env, [pg_restore, '--exit-on-error', '--file=/dev/null'])
+            return dict(read_seconds=round(time.time() - clock, 3))
+        counted = dumps.restore_input(path, compression, env, [pg_restore, '--exit-on-error', '--data-only',
+                                                               '--file=-'], consume=dumps.count_copy_rows)
+    outcome = dict(read_seconds=round(time.time() - clock, 3), rows_counted=sum(counted.values()))
+    differ = row_count_differences(manifest['tables'], counted)
+    if differ:
+        raise PgError('the rows in the archive differ from the rows dumped: %s. The file was damaged or cut '
+                      'after it was written; take a new backup.' % differ)
+    return outcome
+
+
+def row_count_differences(tables, counted):
+    """Tables whose recorded row count is not the count found (partitioned parents hold no rows of their
+    own: their partitions are compared)."""
+    differ = ['%s (dumped %s, found %s)' % (table_key(t), t['rows'], counted.get(table_key(t), 0))
+              for t in tables if t.get('rows') is not None and t.get('kind', 'r') != 'p'
+              and counted.get(table_key(t), 0) != t['rows']]
+    return ', '.join(differ[:10])
 
 
 def restore_drill(params, conn, folder, manifest):
@@ -398,12 +423,9 @@ def restore_drill(params, conn, folder, manifest):
         restored.close()
     finally:
         drop_database(admin, scratch)
-    expected = dict(('%s.%s' % (t['schema'], t['table']), t.get('rows')) for t in manifest['tables'])
-    differ = sorted(name for name, rows in expected.items() if rows is not None and counts.get(name) != rows)
-    return dict(ok=not differ, restore_seconds=seconds, tables_compared=len(expected),
-                message=('row counts differ after the restore drill: %s' % ', '.join(
-                    '%s (dump %s, restored %s)' % (n, expected[n], counts.get(n)) for n in differ[:10]))
-                if differ else '')
+    differ = row_count_differences(manifest['tables'], counts)
+    return dict(ok=not differ, restore_seconds=seconds, tables_compared=len(manifest['tables']),
+                message=('row counts differ after the restore drill: %s' % differ) if differ else '')
 
 
 def restore_dump(params, conn, folder, manifest, database, jobs=1, clean=False, single_transaction=False,

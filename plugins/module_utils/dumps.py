@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 
 from ansible_collections.defneqr.dbops.plugins.module_utils.postgres import PgError, passed_fds, run_client
 
@@ -196,22 +197,80 @@ def decompress_to(method, path, out_path):
                                                           completed.stderr.decode('utf-8', 'replace').strip()))
 
 
-def restore_input(path, compression, env, argv, reads_all=True):
+def qualified_name(text):
+    """The table a `COPY <name> (<columns>) FROM stdin;` line names, as schema.table without quotes:
+    public."User" (id, ...) -> public.User. Reads identifiers up to the first space outside quotes."""
+    name, i, quoted = '', 0, False
+    while i < len(text):
+        char = text[i]
+        if quoted and char == '"' and text[i + 1:i + 2] == '"':
+            name, i = name + '"', i + 2
+            continue
+        if char == '"':
+            quoted = not quoted
+        elif char == ' ' and not quoted:
+            break
+        else:
+            name += char
+        i += 1
+    return name
+
+
+def count_copy_rows(lines):
+    """Rows per table in pg_restore's SQL output: one line per row between `COPY ... FROM stdin;` and `\\.`
+    (the COPY text format escapes newlines inside values, so a line is a row)."""
+    counts, table = {}, None
+    for line in lines:
+        if table is not None:
+            if line in (b'\\.\n', b'\\.'):
+                table = None
+            else:
+                counts[table] += 1
+        elif line.startswith(b'COPY ') and line.rstrip(b'\n').endswith(b' FROM stdin;'):
+            table = qualified_name(line[5:].decode('utf-8', 'replace'))
+            counts.setdefault(table, 0)
+    return counts
+
+
+def restore_input(path, compression, env, argv, reads_all=True, consume=None):
     """Run a pg_restore argv reading path, decompressing through a pipe when needed.
 
     reads_all=False for `pg_restore --list`, which stops reading after the table of contents, so
-    the decompressor's broken pipe is expected there.
+    the decompressor's broken pipe is expected there. consume, when given, reads pg_restore's
+    output as it streams (a file of lines) and its result is returned instead.
     """
+    decompress = None
     if compression.external:
         decompress = subprocess.Popen(decompressor_argv(compression.method) + [path], stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE)
-        try:
-            completed = run_client(argv, env, stdin=decompress.stdout)
-        finally:
+    else:
+        argv = argv + [path]
+    try:
+        if consume is None:
+            result = run_client(argv, env, stdin=decompress.stdout if decompress else None)
+        else:
+            result = _consume_output(argv, env, decompress.stdout if decompress else None, consume)
+    finally:
+        if decompress:
             decompress.stdout.close()
             decompress.wait()
-        if decompress.returncode != 0 and reads_all:
-            raise PgError('%s could not decompress %s: %s' % (compression.method, path,
-                                                              _stderr_text(decompress.stderr)))
-        return completed
-    return run_client(argv + [path], env)
+    if decompress and decompress.returncode != 0 and reads_all:
+        raise PgError('%s could not decompress %s: %s' % (compression.method, path, _stderr_text(decompress.stderr)))
+    return result
+
+
+def _consume_output(argv, env, stdin, consume):
+    with tempfile.TemporaryFile() as errors:
+        try:
+            proc = subprocess.Popen(argv, env=env, stdin=stdin, stdout=subprocess.PIPE, stderr=errors,
+                                    pass_fds=passed_fds(env))
+        except OSError as err:
+            raise PgError('Cannot run %s: %s' % (argv[0], err))
+        with proc.stdout:
+            result = consume(proc.stdout)
+        proc.wait()
+        if proc.returncode != 0:
+            errors.seek(0)
+            raise PgError('%s failed (exit %d): %s' % (os.path.basename(argv[0]), proc.returncode,
+                                                       _stderr_text(errors)))
+    return result

@@ -41,7 +41,7 @@ def load_source(src, s3_opts=None, work_dir=None):
 
 def compare_rows(conn, manifest):
     """Tables whose row count differs from the dump's (empty when the manifest has no exact counts)."""
-    expected = dict(('%s.%s' % (t['schema'], t['table']), t.get('rows')) for t in manifest.get('tables', []))
+    expected = dict((backup_mod.table_key(t), t.get('rows')) for t in manifest.get('tables', []))
     if not manifest.get('exact_counts'):
         return dict(compared=0, differ=[])
     counts = backup_mod.exact_counts(conn, manifest['tables'])

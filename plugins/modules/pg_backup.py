@@ -79,8 +79,9 @@ options:
     description:
       - C(checksum) re-reads the files against their sha256; C(list) also reads the table of contents with
         C(pg_restore --list) (fast, but it reads only the table of contents, so a truncated archive passes it);
-        C(full) also decompresses and reads every data block back with C(pg_restore) to nowhere, as a restore
-        reads it (the deploy's default); C(restore) also restores into a scratch database, compares every
+        C(full) also decompresses and reads every data block back with C(pg_restore), as a restore reads it,
+        and counts every table's rows in it against the counts of the dump's own snapshot (the deploy's
+        default; the counts are taken for C(full) and C(restore)); C(restore) also restores into a scratch database, compares every
         table's row count with the dump's own (counted in the dump's snapshot), and drops it (the restore drill).
     type: str
     choices: [ none, checksum, list, full, restore ]
@@ -88,7 +89,7 @@ options:
   exact_counts:
     description:
       - Count every table's rows in the dump's snapshot and record them in the manifest even without
-        I(verify=restore) (so that a later restore can be checked against them).
+        I(verify=full) or I(verify=restore) (so that a later check or restore can be compared with them).
     type: bool
     default: false
   free_space_factor:

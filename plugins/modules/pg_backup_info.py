@@ -43,8 +43,9 @@ options:
     description:
       - Check local backups again (the runbook's C(backup.sh verify)). C(checksum) re-hashes every file against
         its manifest, C(list) also reads the dump's table of contents with C(pg_restore --list), C(full) also
-        decompresses and reads every byte back with C(pg_restore) as a restore would (a truncated archive fails
-        here; needs the connection options for the client programs). The result is in each backup's C(check).
+        decompresses and reads every byte back with C(pg_restore) as a restore would, and counts each table's
+        rows against the manifest's exact counts when it has them (a truncated or swapped archive fails here;
+        needs the connection options for the client programs). The result is in each backup's C(check).
     type: str
     choices: [ none, checksum, list, full ]
     default: none

@@ -285,7 +285,7 @@ def test_a_hostile_snapshot_manifest_drops_no_database(pg, sample_db, tmp_path):
             pg.psql('DROP DATABASE IF EXISTS "%s"' % made['backup']['snapshot_database'])
 
 
-@pytest.mark.parametrize('compression', ['gzip', 'none'])
+@pytest.mark.parametrize('compression', ['gzip', 'none', 'auto'])
 def test_full_verification_catches_a_truncated_dump_that_list_passes(pg, sample_db, tmp_path, compression):
     """80 % of the dump kept and the manifest re-hashed (a disk that filled, a copy cut short): the table of
     contents still reads, every byte does not."""
@@ -310,6 +310,38 @@ def test_full_verification_catches_a_truncated_dump_that_list_passes(pg, sample_
     assert listed['backups'][0]['check']['ok'] is True  # the fast check's blind spot, named honestly
     assert read['backups'][0]['check']['ok'] is False
     assert 'pg_restore cannot read all of it' in read['backups'][0]['check']['message']
+
+
+def test_full_verification_counts_every_row_against_the_dump_snapshot(pg, sample_db, tmp_path):
+    """A complete, readable archive that is not the one dumped (a file swapped in from a later dump after
+    rows were deleted, the manifest re-hashed): every checksum and the table of contents pass; the row
+    counts of the dump's own snapshot do not."""
+    root = tmp_path / 'bk'
+    made = run_module('pg_backup', args_for(pg, sample_db, root, kind='daily', verify='full', compression='none'))
+    assert not made.get('failed'), made.get('msg')
+    dumped = dict((t['table'], t['rows']) for t in made['backup']['tables'])
+    assert made['backup']['verification']['rows_counted'] == sum(dumped.values()) > 0
+    pg.psql('DELETE FROM menu_scans WHERE id IN (SELECT id FROM menu_scans ORDER BY id LIMIT 7)', sample_db)
+    folder = made['backup']['folder']
+    entry = made['backup']['files'][0]
+    path = os.path.join(folder, entry['path'])
+    env = dict(os.environ, PGPASSWORD=pg.superuser_password)
+    subprocess.run([os.path.join(pg.bin_dir, 'pg_dump'), '-h', '127.0.0.1', '-p', str(pg.port), '-U', 'postgres',
+                    '-Fc', '-Z0', '-f', path, sample_db], env=env, check=True)
+    with open(path, 'rb') as stream:
+        data = stream.read()
+    with open(os.path.join(folder, 'manifest.json'), encoding='utf-8') as stream:
+        manifest = json.load(stream)
+    manifest['files'][0].update(size=len(data), sha256=hashlib.sha256(data).hexdigest())
+    with open(os.path.join(folder, 'manifest.json'), 'w', encoding='utf-8') as stream:
+        json.dump(manifest, stream)
+    listed = run_module('pg_backup_info', conn_args(pg, sample_db, dest=str(root), verify='list'))
+    read = run_module('pg_backup_info', conn_args(pg, sample_db, dest=str(root), verify='full'))
+    assert listed['backups'][0]['check']['ok'] is True
+    check = read['backups'][0]['check']
+    assert check['ok'] is False
+    assert 'public.menu_scans (dumped %d, found %d)' % (dumped['menu_scans'], dumped['menu_scans'] - 7) in check['message']
+    assert 'take a new backup' in check['message']
 
 
 @pytest.mark.parametrize('compression', ['auto', 'gzip'])

@@ -119,3 +119,21 @@ def test_labels_accepted(label):
 def test_labels_refused(label):
     with pytest.raises(PgError):
         store.check_name(label, store.LABEL, 'label')
+
+
+@pytest.mark.parametrize('line, table', [
+    ('public.users (id, email) FROM stdin;\n', 'public.users'),
+    ('public."User" ("id", "restaurantId") FROM stdin;\n', 'public.User'),
+    ('"odd schema"."say ""hi""" (x) FROM stdin;\n', 'odd schema.say "hi"'),
+    ('public.no_columns  FROM stdin;\n', 'public.no_columns'),
+])
+def test_copy_lines_name_their_table_unquoted(line, table):
+    assert dumps.qualified_name(line) == table
+
+
+def test_copy_rows_are_counted_per_table_and_only_inside_copy_blocks():
+    output = [b'SET statement_timeout = 0;\n', b'COPY public."User" (id, bio) FROM stdin;\n',
+              b'1\tline one\\nline two\n', b'2\t\\N\n', b'\\.\n', b'SELECT 1;\n',
+              b'COPY public.empty (id) FROM stdin;\n', b'\\.\n', b'COPY public."User" (id, bio) FROM stdin;\n',
+              b'3\tx\n', b'\\.\n']
+    assert dumps.count_copy_rows(output) == {'public.User': 3, 'public.empty': 0}
