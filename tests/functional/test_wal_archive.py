@@ -237,14 +237,14 @@ def test_backup_playbook_takes_and_schedules_the_hourly_incremental(archived, tm
     assert len(after['backups']) == len(before['backups']) + 1
     cron_file = str(tmp_path / 'cron')
     code, output = run_playbook(playbook, dict(backup_kind='schedule', backup_pgbackrest=pgbackrest_option(archived),
-                                               backup_cron_file=cron_file, backup_log_dir=str(tmp_path / 'logs'),
+                                               backup_s3=dict(bucket='defneqr-backups'), backup_cron_file=cron_file, backup_log_dir=str(tmp_path / 'logs'),
                                                backup_cron_user=os.environ.get('USER') or 'root'))
     assert code == 0, output
     with open(cron_file, encoding='utf-8') as stream:
         jobs = [line for line in stream.read().splitlines() if line[:1].isdigit() or line.startswith('*')]
     assert len(jobs) == 6
-    assert [j for j in jobs if j.startswith('15 * * * * ') and 'backup_kind=wal_incr' in j]
-    assert [j for j in jobs if j.startswith('0 1 * * 0 ') and 'backup_kind=wal_full' in j]
+    assert [j for j in jobs if j.startswith('15 * * * * ') and j.endswith('/run-backup.sh wal_incr')]
+    assert [j for j in jobs if j.startswith('0 1 * * 0 ') and j.endswith('/run-backup.sh wal_full')]
 
 
 def test_archiving_survives_a_restart_and_health_reads_pgbackrest(archived):
