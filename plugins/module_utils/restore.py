@@ -18,6 +18,7 @@ import time
 
 from ansible_collections.defneqr.dbops.plugins.module_utils import backup as backup_mod
 from ansible_collections.defneqr.dbops.plugins.module_utils import backup_store as store_mod
+from ansible_collections.defneqr.dbops.plugins.module_utils import database_properties
 from ansible_collections.defneqr.dbops.plugins.module_utils import postgres
 from ansible_collections.defneqr.dbops.plugins.module_utils import s3_storage
 from ansible_collections.defneqr.dbops.plugins.module_utils.postgres import PgError
@@ -137,6 +138,8 @@ def _restore(params, options, folder, manifest, check_mode, clock):
 def _swap(admin, options, database, replacement, stamp):
     """Put replacement in database's place in two renames; keep or drop the old one."""
     old = ('%s_old_%s' % (database, stamp))[:63]
+    # grants, settings, comment and owner live with the database's oid: give them to the replacement first
+    properties = database_properties.carry(admin, database, replacement)
     terminated = backup_mod.free_the_database(admin, database, options.get('terminate_sessions'))
     clock = time.time()
     rename(admin, database, old)
@@ -145,7 +148,8 @@ def _swap(admin, options, database, replacement, stamp):
     if options.get('drop_old'):
         backup_mod.drop_database(admin, old)
         old = None
-    return dict(previous_database=old, swap_seconds=swap_seconds, terminated_sessions=terminated)
+    return dict(previous_database=old, swap_seconds=swap_seconds, terminated_sessions=terminated,
+                database_properties=properties)
 
 
 def _swap_snapshot(admin, options, manifest, database, stamp, check_mode, result, clock):

@@ -17,7 +17,8 @@ description:
     before anything changes.
   - C(mode=replace) restores into a new database beside the live one, checks it, then swaps the names, so
     the live database is never half overwritten; the old one is kept as C(<database>_old_<time>) unless
-    I(drop_old).
+    I(drop_old). Before the swap the new database takes over the owner, grants, comment and settings of
+    the one it replaces (see RV(database_properties)).
   - C(mode=new) restores into a database that does not exist yet.
   - C(mode=clean) is the runbook's in-place C(pg_restore --clean --if-exists), run in one transaction
     when I(jobs=1) so that a failure changes nothing.
@@ -139,6 +140,21 @@ previous_database:
   description: With C(replace), the name the replaced database now has (null when dropped).
   returned: when mode is replace
   type: str
+database_properties:
+  description:
+    - With C(replace), what the replacement took over from the database it replaces before the swap
+      (PostgreSQL keeps these per database, not per name) - owner, connection limit, grants, comment, and the
+      C(ALTER DATABASE ... SET) and C(ALTER ROLE ... IN DATABASE ... SET) settings.
+    - C(not_carried) lists each change the connected role may not make, with the error and the statement to
+      run as a superuser; the swap goes on without it.
+  returned: when mode is replace
+  type: dict
+  sample:
+    carried: [revoke CONNECT from PUBLIC, grant CONNECT to reporting, comment, set statement_timeout]
+    not_carried:
+      - what: set lock_timeout for role reporting
+        error: permission denied to alter role
+        statement: ALTER ROLE "reporting" IN DATABASE "dijitalmenu" SET "lock_timeout" TO '3s'
 swap_seconds:
   description: Seconds the two renames took.
   returned: when mode is replace

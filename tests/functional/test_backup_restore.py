@@ -116,6 +116,51 @@ def test_snapshot_then_swap_back_restores_the_data_in_constant_time(pg, sample_d
         drop(pg, back.get('previous_database') or 'none')
 
 
+def database_properties_of(pg, name):
+    from ansible_collections.defneqr.dbops.plugins.module_utils import database_properties  # pylint: disable=import-outside-toplevel
+    found = database_properties.read(postgres.connect(tcp_params(pg)), name)
+    return dict(found, grants=sorted(found['grants'], key=str), settings=sorted(found['settings'], key=str))
+
+
+@pytest.mark.parametrize('method', ['snapshot', 'dump'])
+def test_a_swap_keeps_the_grants_settings_and_comment_of_the_database(pg, sample_db, tmp_path, method):
+    """PostgreSQL keeps them per database oid, so a swapped-in database used to come without them: a
+    REVOKE CONNECT ... FROM PUBLIC silently undone by a rollback."""
+    reader = ('reader_%s' % sample_db)[:63]
+    pg.psql('CREATE ROLE "%s" LOGIN' % reader)
+    for statement in ('REVOKE CONNECT, TEMPORARY ON DATABASE "{db}" FROM PUBLIC',
+                      'GRANT CONNECT ON DATABASE "{db}" TO "{reader}"',
+                      "COMMENT ON DATABASE \"{db}\" IS 'Defne Qr production'",
+                      "ALTER DATABASE \"{db}\" SET statement_timeout = '45s'",
+                      'ALTER DATABASE "{db}" SET search_path = "$user", public, "Audit Log"',
+                      "ALTER ROLE defneqr IN DATABASE \"{db}\" SET work_mem = '32MB'",
+                      "ALTER ROLE \"{reader}\" IN DATABASE \"{db}\" SET lock_timeout = '3s'"):
+        pg.psql(statement.format(db=sample_db, reader=reader))
+    before = database_properties_of(pg, sample_db)
+    made = run_module('pg_backup', args_for(pg, sample_db, tmp_path, kind='snapshot' if method == 'snapshot' else 'daily',
+                                            method=method, label='props', verify='checksum'))
+    assert not made.get('failed'), made.get('msg')
+    back = run_module('pg_restore', conn_args(pg, sample_db, src=made['backup']['folder'], mode='replace',
+                                              drop_old=True))
+    try:
+        assert not back.get('failed'), back.get('msg')
+        after = database_properties_of(pg, sample_db)
+        # the application role may not change another role's settings: said, with the statement to run
+        [missed] = back['database_properties']['not_carried']
+        assert missed['what'] == 'set lock_timeout for role %s' % reader
+        assert missed['statement'] == 'ALTER ROLE "%s" IN DATABASE "%s" SET "lock_timeout" TO \'3s\'' % (reader, sample_db)
+        assert after['settings'] == [s for s in before['settings'] if s[0] != reader]
+        assert dict(after, settings=None) == dict(before, settings=None)
+        assert (None, 'CONNECT', False) not in after['grants'] and (reader, 'CONNECT', False) in after['grants']
+        assert after['comment'] == 'Defne Qr production'
+        assert ('defneqr', 'work_mem=32MB') in after['settings']
+        assert (None, 'search_path="$user", public, "Audit Log"') in after['settings']
+    finally:
+        pg.psql('DROP DATABASE IF EXISTS "%s_props"' % sample_db)
+        drop(pg, sample_db)
+        pg.psql('DROP ROLE "%s"' % reader)
+
+
 def test_snapshot_refuses_while_sessions_are_connected(pg, sample_db, tmp_path):
     app_session = postgres.connect(tcp_params(pg, login_db=sample_db))
     refused = run_module('pg_backup', args_for(pg, sample_db, tmp_path, method='snapshot', label='busy'))
