@@ -30,6 +30,18 @@ SELECT n.nspname AS schema, c.relname AS table, c.relkind AS kind, c.reltuples::
  ORDER BY 1, 2"""
 
 
+def derived_name(database, suffix):
+    """database + suffix within PostgreSQL's 63 bytes: the database part is shortened, never the suffix's
+    time stamp (two swaps of a long name would otherwise get the same name)."""
+    room = 63 - len(suffix.encode('utf-8'))
+    return database.encode('utf-8')[:room].decode('utf-8', 'ignore') + suffix
+
+
+def is_derived_name(name, database):
+    """Whether name is database + some '_...' suffix as derived_name makes it."""
+    return any(name == derived_name(database, name[i:]) for i, char in enumerate(name) if char == '_' and i)
+
+
 def table_key(table):
     """How manifests and row counts name a table: schema.table, unquoted."""
     return '%s.%s' % (table['schema'], table['table'])
@@ -53,6 +65,11 @@ def sessions_on(conn, database):
 def free_the_database(conn, database, terminate):
     """Refuse (or, when asked, end) other sessions: CREATE DATABASE ... TEMPLATE and renames need none."""
     others = sessions_on(conn, database)
+    deadline = time.time() + 2
+    while others and time.time() < deadline:
+        # a session its client has just closed (our own module's, a stopped app's) lingers for a moment
+        time.sleep(0.1)
+        others = sessions_on(conn, database)
     if not others:
         return []
     if not terminate:
@@ -265,18 +282,9 @@ class BackupJob(object):
         clock = time.time()
         terminated = free_the_database(admin, self.database, self.options.get('terminate_sessions'))
         clone_database(admin, self.database, target)
-        manifest = dict(
-            manifest_version=store_mod.MANIFEST_VERSION, id=ident, database=self.database, kind=self.kind,
-            label=label, method='snapshot', snapshot_database=target, started_at=started.isoformat(),
-            finished_at=store_mod.utcnow().isoformat(), duration=round(time.time() - clock, 3),
-            server_version=postgres.server_version(admin), terminated_sessions=terminated, files=[],
-            snapshot_oid=database_oid(admin, target),
-            verification=dict(level='exists', ok=database_exists(admin, target), message=''))
-        folder = os.path.join(self.store.kind_dir(self.kind), ident)
-        store_mod.make_private_dir(folder)
-        store_mod.write_json_durably(os.path.join(folder, store_mod.MANIFEST), manifest)
+        manifest = record_database(self.store, admin, self.kind, self.database, target, started, label,
+                                   duration=round(time.time() - clock, 3), terminated_sessions=terminated)
         self.conn = postgres.connect(self.params, database=self.database)
-        manifest['folder'] = folder
         return dict(backup=manifest)
 
     # -- retention -------------------------------------------------------------------------------
@@ -323,7 +331,7 @@ class BackupJob(object):
     def snapshot_problem(self, admin, manifest):
         """Why a snapshot database cannot be proven to be the one this collection made of this database."""
         name = manifest.get('snapshot_database') or ''
-        if manifest.get('database') != self.database or not name.startswith(self.database + '_'):
+        if manifest.get('database') != self.database or not is_derived_name(name, self.database):
             return 'names database %r, which is not a snapshot of %r' % (name, self.database)
         oid = database_oid(admin, name)
         if oid is None:
@@ -332,6 +340,23 @@ class BackupJob(object):
             return ('database %s is not the one the snapshot made (oid %s, the manifest says %s): drop it by hand if '
                     'it is yours' % (name, oid, manifest.get('snapshot_oid')))
         return ''
+
+
+def record_database(store, admin, kind, database, name, started, label, **extra):
+    """Put the database `name` (a copy of `database`: a snapshot, or the one a swap replaced) under the
+    retention of `kind`: a manifest with its oid, so that expiry drops exactly this database and no other."""
+    store.prepare(kind)
+    manifest = dict(
+        manifest_version=store_mod.MANIFEST_VERSION, id=store_mod.backup_id(database, started, label), database=database,
+        kind=kind, label=label, method='snapshot', snapshot_database=name, started_at=started.isoformat(),
+        finished_at=store_mod.utcnow().isoformat(), server_version=postgres.server_version(admin), files=[],
+        snapshot_oid=database_oid(admin, name),
+        verification=dict(level='exists', ok=database_exists(admin, name), message=''), **extra)
+    folder = os.path.join(store.kind_dir(kind), manifest['id'])
+    store_mod.make_private_dir(folder)
+    store_mod.write_json_durably(os.path.join(folder, store_mod.MANIFEST), manifest)
+    manifest['folder'] = folder
+    return manifest
 
 
 def verify_backup(params, conn, folder, manifest, level):

@@ -24,6 +24,10 @@ from ansible_collections.defneqr.dbops.plugins.module_utils import s3_storage
 from ansible_collections.defneqr.dbops.plugins.module_utils.postgres import PgError
 
 
+# the kind under which a database replaced by a swap is kept until retention drops it
+REPLACED = 'replaced'
+
+
 def load_source(src, s3_opts=None, work_dir=None):
     """(folder, manifest, downloaded) of a backup folder, a manifest path or an s3:// URI."""
     downloaded = False
@@ -65,6 +69,9 @@ def restore(params, options, check_mode=False):
     """options: src, database, mode, jobs, drop_old, terminate_sessions, owner, s3, work_dir."""
     clock = time.time()
     folder, manifest, downloaded = load_source(options['src'], options.get('s3'), options.get('work_dir'))
+    # a local backup's own root records the database a swap replaces, for retention (kind replaced)
+    options = dict(options, dest=options.get('dest') or (None if downloaded else os.path.dirname(os.path.dirname(
+        os.path.abspath(folder)))))
     try:
         return _restore(params, options, folder, manifest, check_mode, clock)
     finally:
@@ -100,7 +107,7 @@ def _restore(params, options, folder, manifest, check_mode, clock):
     if mode in ('clean', 'replace') and not exists:
         raise PgError('Database "%s" does not exist, so there is nothing to %s. Use mode=new to create it.'
                       % (database, 'clean' if mode == 'clean' else 'replace'))
-    target = database if mode in ('new', 'clean') else ('%s_restore_%s' % (database, stamp))[:63]
+    target = database if mode in ('new', 'clean') else backup_mod.derived_name(database, '_restore_' + stamp)
     result['restored_into'] = target
     if check_mode:
         if mode == 'replace':
@@ -137,7 +144,7 @@ def _restore(params, options, folder, manifest, check_mode, clock):
 
 def _swap(admin, options, database, replacement, stamp):
     """Put replacement in database's place in two renames; keep or drop the old one."""
-    old = ('%s_old_%s' % (database, stamp))[:63]
+    old = backup_mod.derived_name(database, '_old_' + stamp)
     # grants, settings, comment and owner live with the database's oid: give them to the replacement first
     properties = database_properties.carry(admin, database, replacement)
     terminated = backup_mod.free_the_database(admin, database, options.get('terminate_sessions'))
@@ -145,11 +152,15 @@ def _swap(admin, options, database, replacement, stamp):
     rename(admin, database, old)
     rename(admin, replacement, database)
     swap_seconds = round(time.time() - clock, 3)
+    recorded = None
     if options.get('drop_old'):
         backup_mod.drop_database(admin, old)
         old = None
-    return dict(previous_database=old, swap_seconds=swap_seconds, terminated_sessions=terminated,
-                database_properties=properties)
+    elif options.get('dest'):
+        recorded = backup_mod.record_database(store_mod.Store(options['dest']), admin, REPLACED, database, old,
+                                              store_mod.utcnow(), 'old_' + stamp)['folder']
+    return dict(previous_database=old, previous_recorded=recorded, swap_seconds=swap_seconds,
+                terminated_sessions=terminated, database_properties=properties)
 
 
 def _swap_snapshot(admin, options, manifest, database, stamp, check_mode, result, clock):
@@ -164,7 +175,7 @@ def _swap_snapshot(admin, options, manifest, database, stamp, check_mode, result
         result['sessions'] = backup_mod.sessions_on(admin, database)
         return result
     if not options.get('consume_snapshot', True):
-        copy = ('%s_copy_%s' % (snapshot, stamp))[:63]
+        copy = backup_mod.derived_name(snapshot, '_copy_' + stamp)
         backup_mod.clone_database(admin, snapshot, copy)
         snapshot = copy
     result.update(_swap(admin, options, database, snapshot, stamp))

@@ -55,6 +55,14 @@ options:
       - With C(mode=replace), drop the replaced database after the swap instead of keeping it.
     type: bool
     default: false
+  dest:
+    description:
+      - The backup root (the I(dest) of M(defneqr.dbops.pg_backup)) in which a kept replaced database is
+        recorded, as kind C(replaced) with its oid, so that C(pg_backup kind=replaced retention_only=true)
+        drops it when it expires and never another database.
+      - Default, for a local backup, the root it lies in. A backup read from S3 with no I(dest) keeps the
+        replaced database unrecorded (RV(previous_recorded) is null).
+    type: path
   consume_snapshot:
     description:
       - For a snapshot backup, swap the snapshot itself into place (constant time). When false, a copy of
@@ -155,6 +163,10 @@ database_properties:
       - what: set lock_timeout for role reporting
         error: permission denied to alter role
         statement: ALTER ROLE "reporting" IN DATABASE "dijitalmenu" SET "lock_timeout" TO '3s'
+previous_recorded:
+  description: With C(replace), the folder of the C(replaced) manifest that puts the kept database under retention.
+  returned: when mode is replace
+  type: str
 swap_seconds:
   description: Seconds the two renames took.
   returned: when mode is replace
@@ -193,6 +205,7 @@ def main():
         terminate_sessions=dict(type='bool', default=False),
         owner=dict(type='str'),
         work_dir=dict(type='path'),
+        dest=dict(type='path'),
         s3=dict(type='dict', options=s3_argument_spec(*S3_CONNECTION)),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)

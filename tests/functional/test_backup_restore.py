@@ -1,4 +1,5 @@
 """pg_backup, pg_restore and pg_backup_info on real servers: data identical, failures loud."""
+import datetime
 import fcntl
 import hashlib
 import json
@@ -28,10 +29,16 @@ TABLES = ('users', 'restaurants', 'categories', 'products', 'orders', 'order_ite
 
 @pytest.fixture
 def sample_db(pg, fresh_db):
+    # both sessions closed here, not whenever the garbage collector gets to them: a snapshot needs the
+    # database without sessions
     conn = postgres.connect(tcp_params(pg, login_db=fresh_db))
-    prisma_migrations.deploy(conn, prisma_migrations.Project(paths.BACKEND))
-    generate_data.load(postgres.connect(tcp_params(pg, login_db=fresh_db), autocommit=False), 0.05,
-                       log=lambda *a: None)
+    loader = postgres.connect(tcp_params(pg, login_db=fresh_db), autocommit=False)
+    try:
+        prisma_migrations.deploy(conn, prisma_migrations.Project(paths.BACKEND))
+        generate_data.load(loader, 0.05, log=lambda *a: None)
+    finally:
+        conn.close()
+        loader.close()
     return fresh_db
 
 
@@ -159,6 +166,49 @@ def test_a_swap_keeps_the_grants_settings_and_comment_of_the_database(pg, sample
         pg.psql('DROP DATABASE IF EXISTS "%s_props"' % sample_db)
         drop(pg, sample_db)
         pg.psql('DROP ROLE "%s"' % reader)
+
+
+def age_manifest(folder, days):
+    path = os.path.join(folder, 'manifest.json')
+    with open(path, encoding='utf-8') as stream:
+        manifest = json.load(stream)
+    manifest['started_at'] = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=days)).isoformat()
+    with open(path, 'w', encoding='utf-8') as stream:
+        json.dump(manifest, stream)
+    return manifest
+
+
+def test_databases_replaced_by_swaps_are_recorded_and_expire_by_oid(pg, sample_db, tmp_path):
+    """Every rollback used to leave <db>_old_<time> behind for good (118 MB each in a trial)."""
+    kept = []
+    for label, days in (('first', 12), ('second', 10)):
+        snap = run_module('pg_backup', args_for(pg, sample_db, tmp_path, kind='snapshot', method='snapshot', label=label))
+        assert not snap.get('failed'), snap.get('msg')
+        back = run_module('pg_restore', conn_args(pg, sample_db, src=snap['backup']['folder']))
+        assert not back.get('failed'), back.get('msg')
+        assert back['previous_recorded'].startswith(str(tmp_path / 'replaced'))
+        manifest = age_manifest(back['previous_recorded'], days)
+        assert manifest['snapshot_database'] == back['previous_database'] and manifest['kind'] == 'replaced'
+        kept.append(back['previous_database'])
+        time.sleep(1.1)  # the _old_ names carry the time to the second
+    # a planted manifest naming the live database, old enough to expire: data, not an order to drop it
+    planted = tmp_path / 'replaced' / 'planted'
+    planted.mkdir()
+    (planted / 'manifest.json').write_text(json.dumps(dict(
+        manifest_version=1, id='planted', database=sample_db, kind='replaced', method='snapshot', files=[],
+        snapshot_database=sample_db, snapshot_oid=1, started_at='2020-01-01T00:00:00+00:00',
+        verification=dict(level='exists', ok=True))), encoding='utf-8')
+    try:
+        expired = run_module('pg_backup', args_for(pg, sample_db, tmp_path, kind='replaced', retention_only=True,
+                                                   retention_days=7, min_keep=1))
+        assert not expired.get('failed'), expired.get('msg')
+        exists = pg.psql('SELECT datname FROM pg_database').split()
+        assert kept[0] not in exists and kept[1] in exists and sample_db in exists
+        [planted_found] = expired['retention']['not_dropped']
+        assert planted_found['id'] == 'planted' and 'which is not a snapshot of' in planted_found['problem']
+        assert len(expired['retention']['deleted']) == 1
+    finally:
+        drop(pg, *kept)
 
 
 def test_snapshot_refuses_while_sessions_are_connected(pg, sample_db, tmp_path):

@@ -137,3 +137,14 @@ def test_copy_rows_are_counted_per_table_and_only_inside_copy_blocks():
               b'COPY public.empty (id) FROM stdin;\n', b'\\.\n', b'COPY public."User" (id, bio) FROM stdin;\n',
               b'3\tx\n', b'\\.\n']
     assert dumps.count_copy_rows(output) == {'public.User': 3, 'public.empty': 0}
+
+
+def test_derived_names_keep_their_time_stamp_within_63_bytes():
+    from ansible_collections.defneqr.dbops.plugins.module_utils import backup  # pylint: disable=import-outside-toplevel
+    long_name = 'd' * 60
+    first, second = backup.derived_name(long_name, '_old_20261202013608'), backup.derived_name(long_name, '_old_20261202013609')
+    assert len(first) == 63 and first != second and first.endswith('_old_20261202013608')
+    assert backup.derived_name('dijitalmenu', '_old_1') == 'dijitalmenu_old_1'
+    assert backup.is_derived_name(first, long_name) and backup.is_derived_name('dijitalmenu_pre_1', 'dijitalmenu')
+    assert not backup.is_derived_name('dijitalmenu', 'dijitalmenu') and not backup.is_derived_name('other_old_1', 'dijitalmenu')
+    assert not backup.is_derived_name('dijitalmenux_old_1', 'dijitalmenu')
