@@ -57,7 +57,7 @@ def run_cli(params, project, schema, state, applied=None, rolled_back=None):
 
 
 def open_project(module):
-    """(connection, project, schema) for the module's options; PgError on bad input."""
+    """(connection, project, schema, connection parameters) for the module's options; PgError on bad input."""
     params = dict(module.params)
     url_query = {}
     if params.get('database_url'):
@@ -69,4 +69,4 @@ def open_project(module):
     project = prisma_migrations.Project(params.get('project_dir'), params.get('migrations_dir'),
                                         params.get('rollback_dir'))
     conn = postgres.connect(params)
-    return conn, project, schema
+    return conn, project, schema, params

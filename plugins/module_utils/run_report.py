@@ -13,6 +13,34 @@ import datetime
 NOT_AUTOMATED = 'not part of this run: a person does this'
 
 
+def lint_summary(prepare):
+    """The lint findings by rule and statement, not only their number."""
+    findings = prepare.get('lint') or []
+    if not findings:
+        return str(prepare.get('lint_findings') or 0)
+    return '%d (%s)' % (len(findings), '; '.join('%s at %s line %s: %s' % (
+        f.get('rule'), f.get('file'), f.get('line'), (f.get('statement') or '')[:80]) for f in findings[:10]))
+
+
+def rehearsal_summary(rehearsal):
+    if not rehearsal:
+        return 'not run (deploy_rehearse=false, or nothing pending)'
+    if not rehearsal.get('ok'):
+        return 'FAILED, %s' % rehearsal.get('error')
+    return '%d migration(s) applied in %ss%s' % (
+        len(rehearsal.get('applied') or []), rehearsal.get('seconds'),
+        '; drift from the live schema: %s' % '; '.join(rehearsal['drift'][:5]) if rehearsal.get('drift') else
+        ', the live schema matches the history')
+
+
+def rehearsal_rollback(rehearsal):
+    if rehearsal.get('rollback_tested'):
+        return 'ran on the scratch database (%s) and left the schema identical' % ', '.join(rehearsal['rolled_back'])
+    if rehearsal.get('identical') is False:
+        return 'ran but left a different schema: %s' % '; '.join(rehearsal.get('differences')[:5])
+    return 'not tested (%s)' % (rehearsal.get('error') or 'no rehearsal')
+
+
 def parse(stamp):
     """ISO time; naive times (Ansible's now(utc=true)) are UTC."""
     if not stamp:
@@ -45,6 +73,7 @@ def checklist(evidence, outcome, failure, rollback):
     verification = backup.get('verification') or {}
     files = backup.get('files') or []
     point = migrate.get('rollback_point') or {}
+    rehearsal = prepare.get('rehearsal') or {}
     pre = [
         _line('Full database backup completed', backup.get('id'),
               '%s (%s)' % (backup.get('folder'), ', '.join('%s sha256 %s, %d bytes' % (
@@ -58,11 +87,14 @@ def checklist(evidence, outcome, failure, rollback):
               }.get(verification.get('level'), '; no restore test: verify=restore does one')))
               if verification else 'none'),
         _line('Migration tested in staging', False,
-              'dry run listed %s; lint findings: %s; a staging rehearsal is %s (playbooks/restore.yml makes the copy)'
-              % (prepare.get('pending'), prepare.get('lint_findings'), NOT_AUTOMATED)),
-        _line('Rollback script prepared and tested', bool(point) or all(prepare.get('rollback_scripts') or [False]),
-              'rollback point: %s; rollback scripts present: %s' % (
-                  point.get('snapshot_database') or point.get('id') or 'none', prepare.get('rollback_scripts'))),
+              'dry run listed %s; lint findings: %s; rehearsed on a scratch database built from the migration '
+              'history: %s; a staging rehearsal with data is %s (playbooks/restore.yml makes the copy)'
+              % (prepare.get('pending'), lint_summary(prepare), rehearsal_summary(rehearsal), NOT_AUTOMATED)),
+        # ticked only when the rollback scripts ran and left the schema as it was: a script on disk is no test
+        _line('Rollback script prepared and tested', bool(rehearsal.get('rollback_tested')),
+              'rollback scripts %s; rehearsal: %s; rollback point: %s' % (
+                  rehearsal_rollback(rehearsal), rehearsal_summary(rehearsal),
+                  point.get('snapshot_database') or point.get('id') or 'none')),
         _line('Maintenance window scheduled', prepare.get('window') not in (None, 'none'),
               'window %s' % prepare.get('window')),
         _line('Team notified', False, NOT_AUTOMATED),

@@ -31,8 +31,12 @@ options:
       - C(rolled_back) runs the rollback scripts of the applied migrations after I(target), newest first,
         each in a transaction, and marks them C(rolled_back_at).
       - C(resolved) is C(prisma migrate resolve) with I(applied) or I(rolled_back).
+      - C(rehearsed) changes nothing live. It builds a scratch database from the migration history up to the
+        last migration the live database applied, applies the pending ones (up to I(target)), rolls them back
+        with their rollback scripts, compares the schema before and after from the catalog, and drops the scratch
+        database (needs CREATEDB). See RV(rehearsal). Skipped in check mode.
     type: str
-    choices: [ deployed, rolled_back, resolved ]
+    choices: [ deployed, rolled_back, resolved, rehearsed ]
     default: deployed
   target:
     description:
@@ -133,6 +137,12 @@ EXAMPLES = r'''
     database_url: "{{ vault_database_url }}"
   check_mode: true
 
+- name: Rehearse the pending migrations and their rollback scripts on a scratch database
+  defneqr.dbops.prisma_migrate:
+    project_dir: /var/www/defneqr/releases/20260218-1
+    state: rehearsed
+  register: rehearsal
+
 - name: Roll back to migration 11 with the rollback scripts (the runbook's option 2)
   defneqr.dbops.prisma_migrate:
     project_dir: /var/www/defneqr/current/backend
@@ -149,6 +159,58 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+rehearsal:
+  description: With C(state=rehearsed), what the rehearsal on the scratch database found.
+  returned: when state is rehearsed
+  type: dict
+  contains:
+    ok:
+      description: Whether every pending migration applied on the scratch database.
+      type: bool
+    rollback_tested:
+      description: Whether their rollback scripts ran and left the schema identical to the one before.
+      type: bool
+    identical:
+      description: Whether the schema after the rollback equals the schema before (null when not compared).
+      type: bool
+    differences:
+      description: Schema lines only before (C(-)) or only after (C(+)) the rollback, up to 40.
+      type: list
+      elements: str
+    drift:
+      description:
+        - Schema lines only in the history the migrations build (C(-)) or only in the live database (C(+)),
+          up to 40; non-empty means the live schema was changed outside the migrations.
+      type: list
+      elements: str
+    applied:
+      description: The migrations applied on the scratch database, with their durations.
+      type: list
+      elements: dict
+    rolled_back:
+      description: The migrations rolled back on it, newest first.
+      type: list
+      elements: str
+    error:
+      description: Why the rehearsal stopped, or why the rollback was not tested; empty when it all ran.
+      type: str
+    database:
+      description: The scratch database, dropped at the end.
+      type: str
+    seconds:
+      description: How long the rehearsal took.
+      type: float
+  sample:
+    ok: true
+    rollback_tested: true
+    identical: true
+    differences: []
+    drift: []
+    applied: [{name: 20250214000000_add_performance_indexes, duration: 0.41}]
+    rolled_back: [20250214000000_add_performance_indexes]
+    error: ""
+    database: dbops_rehearsal_20260218020004
+    seconds: 2.3
 applied:
   description: Migrations applied by this run (in check mode, those that would be), in order.
   returned: always
@@ -219,13 +281,14 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.defneqr.dbops.plugins.module_utils import postgres
 from ansible_collections.defneqr.dbops.plugins.module_utils import prisma_migrations
+from ansible_collections.defneqr.dbops.plugins.module_utils import rehearsal
 from ansible_collections.defneqr.dbops.plugins.module_utils.prisma_module import open_project, project_argument_spec, run_cli
 
 
 def main():
     spec = project_argument_spec()
     spec.update(
-        state=dict(type='str', default='deployed', choices=['deployed', 'rolled_back', 'resolved']),
+        state=dict(type='str', default='deployed', choices=['deployed', 'rolled_back', 'resolved', 'rehearsed']),
         target=dict(type='str'),
         applied=dict(type='str'),
         rolled_back=dict(type='str'),
@@ -249,9 +312,13 @@ def main():
     p = module.params
     result = dict(changed=False, applied=[], rolled_back=[], lint=[], warnings_list=[])
     with postgres.failing_module(module):
-        conn, project, schema = open_project(module)
-        before, _summary = prisma_migrations.status(conn, project, schema)
-        if p['engine'] == 'cli' and not module.check_mode:
+        conn, project, schema, params = open_project(module)
+        before, summary_before = prisma_migrations.status(conn, project, schema)
+        if p['state'] == 'rehearsed':
+            result['rehearsal'] = rehearsal.rehearse(
+                params, project, (summary_before['applied'] or [None])[-1], p['target'], schema,
+                check_mode=module.check_mode)
+        elif p['engine'] == 'cli' and not module.check_mode:
             if p['state'] == 'rolled_back':
                 raise prisma_migrations.MigrationError('Prisma has no down migrations: state=rolled_back needs '
                                                        'engine=native.')

@@ -146,7 +146,7 @@ def main():
                            required_one_of=[('project_dir', 'migrations_dir')])
     postgres.ensure_driver(module)
     with postgres.failing_module(module):
-        conn, project, schema = open_project(module)
+        conn, project, schema, _params = open_project(module)
         entries, summary = prisma_migrations.status(conn, project, schema)
         for entry in entries:
             local = project.by_name.get(entry['name'])

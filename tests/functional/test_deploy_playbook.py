@@ -146,6 +146,8 @@ def test_deploy_succeeds_with_all_eight_steps(world):
     lines = dict((line['item'], line['done']) for section in report['checklist'] for line in section['lines'])
     assert lines['Full database backup completed'] and lines['Smoke tests passed']
     assert lines['Team notified'] is False  # not automated, and not pretended
+    assert lines['Rollback script prepared and tested'], 'the preflight rehearsal proves the rollback scripts'
+    assert report['evidence']['prepare']['rehearsal']['rolled_back'][0] == LATEST
     again_code, again = world.deploy(world.archives['new'], '1.4.0', quiet=True)
     assert again_code == 0 and again['outcome'] == 'nothing_pending'
 
@@ -181,7 +183,13 @@ def test_step4_failing_migration_with_down_scripts(world, tmp_path):
                           '"token_blacklist_user_fkey" FOREIGN KEY ("id") REFERENCES "user"("id");\n')
     before, writer = start(world)
     archive = run_demo.release_archive(str(tmp_path / 'broken-13.tar.gz'), source=changed_backend(tmp_path, break_13))
-    code, report = run(world, writer, archive, '1.4.0', extra=dict(deploy_rollback_strategy='down_scripts'))
+    # the preflight rehearsal meets the broken script on its scratch database: refused, nothing stopped
+    code, refused = world.deploy(archive, '1.4.0', dict(deploy_rollback_strategy='down_scripts'), quiet=True)
+    assert code != 0 and refused['outcome'] == 'refused', world.last_output[-3000:]
+    assert 'relation "user" does not exist' in world.last_output and refused['first_stop'] is None
+    # without the rehearsal it fails in step 4, where down_scripts undo what applied
+    code, report = run(world, writer, archive, '1.4.0', extra=dict(deploy_rollback_strategy='down_scripts',
+                                                                   deploy_rehearse=False))
     assert_rolled_back(world, before, writer, code, report, step=4, strategy_keeps_late_writes=True)
     assert 'relation "user" does not exist' in report['incident']['trigger']['error']
     assert 'rolled back 20260218185216_add_password_reset_and_security' in report['incident']['rollback']['database']

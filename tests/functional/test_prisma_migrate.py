@@ -379,3 +379,31 @@ def test_a_lock_timeout_names_the_session_that_holds_the_lock(pg, fresh_db, proj
     assert result['failed'] and 'lock timeout' in result['msg']
     assert 'pid %d' % pid in result['msg'] and 'pg_terminate_backend' in result['msg'], result['msg']
     assert not table_exists(pg, fresh_db, 'password_resets')
+
+
+def test_rehearsal_proves_the_rollback_scripts_on_a_scratch_database_and_changes_nothing_live(pg, fresh_db, project):
+    made = run_module('prisma_migrate', module_args(pg, fresh_db, project, target=M11))
+    assert not made.get('failed'), made.get('msg')
+    history_before, schema_before = rows(pg, fresh_db), schema_of(pg, fresh_db)
+    databases = pg.psql('SELECT datname FROM pg_database ORDER BY 1')
+    done = run_module('prisma_migrate', module_args(pg, fresh_db, project, state='rehearsed'))
+    assert not done.get('failed'), done.get('msg')
+    rehearsal = done['rehearsal']
+    pending = [name for name in ALL if name > M11]
+    assert rehearsal['ok'] and rehearsal['rollback_tested'] and rehearsal['identical'], rehearsal
+    assert [m['name'] for m in rehearsal['applied']] == pending
+    assert rehearsal['rolled_back'] == pending[::-1]
+    assert rehearsal['drift'] == [] and rehearsal['differences'] == []
+    assert done['changed'] is False and done['pending'] == pending
+    assert rows(pg, fresh_db) == history_before and schema_of(pg, fresh_db) == schema_before
+    assert pg.psql('SELECT datname FROM pg_database ORDER BY 1') == databases  # the scratch database is gone
+    # a rollback script that forgets an index, and an index made by hand on the live database (drift)
+    script = project / 'migrations' / 'rollback' / '20260218193213_rollback_add_performance_indexes.sql'
+    script.write_text(script.read_text(encoding='utf-8').replace('DROP INDEX IF EXISTS "users_role_idx";', ''),
+                      encoding='utf-8')
+    pg.psql('CREATE INDEX by_hand_idx ON restaurants (name)', fresh_db)
+    done = run_module('prisma_migrate', module_args(pg, fresh_db, project, state='rehearsed'))
+    rehearsal = done['rehearsal']
+    assert rehearsal['ok'] and not rehearsal['identical'] and not rehearsal['rollback_tested']
+    assert rehearsal['differences'] == ['+ index CREATE INDEX users_role_idx ON public.users USING btree (role)']
+    assert rehearsal['drift'] == ['+ index CREATE INDEX by_hand_idx ON public.restaurants USING btree (name)']

@@ -107,3 +107,34 @@ def test_the_alarm_of_a_failed_rollback_names_the_host_that_is_not_back():
     healthy = run_report.build(dict(journal, health_status=dict(app1=200, app2=200)), 'rollback_failed', 'x',
                                '2026-02-18T02:02:00+00:00')
     assert 'ROLLBACK FAILED' not in healthy['alarm'] and 'every app host answers' in healthy['alarm']
+
+
+def _checklist_line(evidence, item):
+    sections = run_report.checklist(evidence, 'deployed', {}, {})
+    [found] = [line for _title, lines in sections for line in lines if line['item'] == item]
+    return found
+
+
+def test_rollback_script_line_is_ticked_only_when_the_rehearsal_restored_the_schema():
+    scripts_on_disk = dict(prepare=dict(rollback_scripts=[True, True, True]),
+                           migrate=dict(rollback_point=dict(snapshot_database='dijitalmenu_pre_1')))
+    line = _checklist_line(scripts_on_disk, 'Rollback script prepared and tested')
+    assert line['done'] is False and 'not tested (no rehearsal)' in line['evidence']
+    broken = dict(scripts_on_disk, prepare=dict(rehearsal=dict(
+        ok=True, identical=False, rollback_tested=False, rolled_back=['m14'],
+        differences=['+ index CREATE INDEX users_role_idx ON public.users USING btree (role)'], applied=[], drift=[])))
+    line = _checklist_line(broken, 'Rollback script prepared and tested')
+    assert line['done'] is False and 'left a different schema: + index CREATE INDEX users_role_idx' in line['evidence']
+    proven = dict(scripts_on_disk, prepare=dict(rehearsal=dict(
+        ok=True, identical=True, rollback_tested=True, rolled_back=['m14', 'm13'], differences=[], drift=[],
+        applied=[dict(name='m13'), dict(name='m14')], seconds=1.5)))
+    line = _checklist_line(proven, 'Rollback script prepared and tested')
+    assert line['done'] is True and 'ran on the scratch database (m14, m13) and left the schema identical' in line['evidence']
+
+
+def test_lint_findings_are_listed_by_rule_and_statement():
+    evidence = dict(prepare=dict(lint_findings=1, lint=[dict(rule='adding-not-nullable-field', file='m13/migration.sql',
+                                                             line=3, statement='ALTER TABLE users ADD COLUMN x int NOT NULL')]))
+    line = _checklist_line(evidence, 'Migration tested in staging')
+    assert line['done'] is False
+    assert 'lint findings: 1 (adding-not-nullable-field at m13/migration.sql line 3: ALTER TABLE users ADD' in line['evidence']
