@@ -174,6 +174,13 @@ def outage(journal):
     return first_stop, (back[-1] if back else None)
 
 
+def failed_hosts(report):
+    """Every host that failed, the trigger's first: a report that names one host when both failed misleads."""
+    incident = report.get('incident') or {}
+    hosts = [f.get('host') for f in incident.get('failures') or []] or [(incident.get('trigger') or {}).get('host')]
+    return ', '.join(str(host) for host in hosts)
+
+
 def trigger(journal):
     """What failed: the journal's failure, with the step it failed in."""
     failure = dict(journal.get('failure') or {})
@@ -234,7 +241,8 @@ def build(journal, outcome, reason, finished, plan=None, recover_command=''):
                   downtime_seconds=seconds_between(first_stop, last_healthy) if first_stop else None,
                   first_stop=first_stop, last_healthy=last_healthy, evidence=evidence,
                   checklist=[dict(section=name, lines=lines) for name, lines in sections],
-                  incident=dict(trigger=failure, rollback=rollback) if (failure or rollback) else None,
+                  incident=dict(trigger=failure, rollback=rollback, failures=journal.get('failures') or (
+                      [failure] if failure else [])) if (failure or rollback) else None,
                   recovered=journal.get('recovered') or None, release=journal.get('release') or {},
                   plan=plan_lines(journal, plan or {}) if outcome == 'would_deploy' else [])
     if outcome == 'rollback_failed':
@@ -282,7 +290,7 @@ def summary(report, path=''):
     if trig.get('error'):
         step = trig.get('step') or {}
         parts.append('trigger: step %s (%s) on %s: %s' % (
-            step.get('number'), step.get('name'), trig.get('host'), trig['error'][:300]))
+            step.get('number'), step.get('name'), failed_hosts(report), trig['error'][:300]))
     if report['outcome'] == 'rolled_back':
         parts.append('rolled back: database %s; release %s' % (report['incident']['rollback'].get('database'),
                                                                report['incident']['rollback'].get('release')))
@@ -319,10 +327,15 @@ def markdown(report):
         trig = report['incident'].get('trigger') or {}
         rollback = report['incident'].get('rollback') or {}
         step = trig.get('step') or {}
-        cause = ['- Trigger: step %s (%s) on %s' % (step.get('number'), step.get('name'), trig.get('host')),
+        cause = ['- Trigger: step %s (%s) on %s' % (step.get('number'), step.get('name'), failed_hosts(report)),
                  '- Failed task: %s' % trig.get('task'), '- Error: %s' % trig.get('error')] if trig else \
             ['- Trigger: decided by a person: %s' % (report.get('reason') or 'no reason given')]
-        out += ['', '## Incident report', ''] + cause + [
+        for failed in report['incident'].get('failures') or []:
+            cause += ['', '### %s: %s' % (failed.get('host'), failed.get('task')), '', failed.get('error') or '']
+            if failed.get('log'):
+                cause += ['', 'Log lines the application wrote during this run:', '', '```'] + \
+                    [str(line) for line in failed['log']] + ['```']
+        out += ['', '## Incident report', ''] + cause + ['',
             '- Database: %s' % rollback.get('database'), '- Release: %s' % rollback.get('release'),
             '- Data state verified: %s' % rollback.get('health')]
     return '\n'.join(out) + '\n'

@@ -215,6 +215,13 @@ def test_step7_failing_smoke_test(world):
     code, report = run(world, writer, world.archives['broken'], '1.4.0-broken')
     assert_rolled_back(world, before, writer, code, report, step=7)
     assert 'swapped back' in report['incident']['rollback']['database']
+    # both hosts run the broken release: both are named, each with the log lines its app wrote in this run
+    failed = report['incident']['failures']
+    assert sorted(f['host'] for f in failed) == ['app1', 'app2'], failed
+    assert all(isinstance(f.get('log'), list) for f in failed) and any(f['log'] for f in failed), failed
+    with open(os.path.join(report['folder'], 'report.md'), encoding='utf-8') as stream:
+        text = stream.read()
+    assert '### app1: ' in text and '### app2: ' in text and 'on app1, app2' in text
 
 
 def test_step8_probe_slowdown_during_monitoring(world, tmp_path):

@@ -138,3 +138,16 @@ def test_lint_findings_are_listed_by_rule_and_statement():
     line = _checklist_line(evidence, 'Migration tested in staging')
     assert line['done'] is False
     assert 'lint findings: 1 (adding-not-nullable-field at m13/migration.sql line 3: ALTER TABLE users ADD' in line['evidence']
+
+
+def test_every_failed_host_is_named_with_its_error_and_this_runs_log_lines():
+    failures = [dict(host='app1', task='The login answered 200 with a token', error='POST /api/auth/login answered 500',
+                     log=['GET /health 200', 'Error: relation "sessions" does not exist']),
+                dict(host='app2', task='The login answered 200 with a token', error='POST /api/auth/login answered 500')]
+    report = run_report.build(_journal(failure=failures[0], failures=failures, rollback=dict(healthy=True)),
+                              'rolled_back', '', '2026-02-18T02:01:03+00:00')
+    assert 'on app1, app2: POST /api/auth/login answered 500' in run_report.summary(report)
+    text = run_report.markdown(report)
+    assert '- Trigger: step 4 (migrate) on app1, app2' in text
+    assert '### app2: The login answered 200 with a token' in text
+    assert 'Error: relation "sessions" does not exist' in text.split('### app1')[1].split('### app2')[0]
