@@ -65,7 +65,9 @@ def ensure_driver(module):
     """Fail the module with Ansible's standard message when psycopg2 is missing."""
     if psycopg2 is None:
         from ansible.module_utils.basic import missing_required_lib
-        module.fail_json(msg=missing_required_lib('psycopg2'), exception=PSYCOPG2_IMPORT_ERROR)
+        module.fail_json(msg=missing_required_lib(
+            'psycopg2', reason='to connect to PostgreSQL (on Debian and Ubuntu: apt-get install python3-psycopg2; '
+            "Debian's pip refuses system-wide installs)"), exception=PSYCOPG2_IMPORT_ERROR)
 
 
 def _host(params):

@@ -54,8 +54,9 @@ def s3_argument_spec(*names):
 
 def client(opts):
     if boto3 is None:
-        raise PgError('The Python package boto3 is required for S3 backups on the host that runs the module '
-                      '(pip install boto3).')
+        raise PgError('The Python package boto3 is required for S3 backups on the host that runs the module: '
+                      'apt-get install python3-boto3 (Debian, Ubuntu), or pip install boto3 into the Python that '
+                      'Ansible uses there (ansible_python_interpreter).')
     kwargs = dict(region_name=opts.get('region'), endpoint_url=opts.get('endpoint_url'))
     if opts.get('access_key'):
         kwargs.update(aws_access_key_id=opts['access_key'], aws_secret_access_key=opts.get('secret_key'))
@@ -73,6 +74,16 @@ def _explain(err, opts):
         return 'S3 refused access to bucket "%s" (%s). Check the credentials and the bucket policy.' % (
             opts['bucket'], code)
     return 'S3 error on bucket "%s": %s' % (opts['bucket'], err)
+
+
+def check_reachable(opts):
+    """Before a dump starts: boto3 present, the endpoint answers and the bucket is there and ours to use, so a
+    copy that cannot be made fails in seconds, not after the whole dump."""
+    s3 = client(opts)
+    try:
+        s3.head_bucket(Bucket=opts['bucket'])
+    except S3_ERRORS as err:
+        raise PgError(_explain(err, opts) + ' Nothing was dumped.')
 
 
 def key_prefix(opts, kind, ident):

@@ -330,7 +330,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.defneqr.dbops.plugins.module_utils import pgbackrest, postgres
 from ansible_collections.defneqr.dbops.plugins.module_utils.backup import VERIFY_LEVELS, BackupJob
-from ansible_collections.defneqr.dbops.plugins.module_utils.s3_storage import s3_argument_spec, upload_backup
+from ansible_collections.defneqr.dbops.plugins.module_utils.s3_storage import check_reachable, s3_argument_spec, upload_backup
 
 
 def main():
@@ -372,6 +372,8 @@ def main():
         if not options['database']:
             module.fail_json(msg='Set database (or login_db): the database to back up.')
         job = BackupJob(module.params, options)
+        if options['s3'] and options['method'] == 'dump' and not options['retention_only']:
+            check_reachable(options['s3'])
         result = job.run(check_mode=module.check_mode)
         if options['s3'] and options['method'] == 'dump' and not options['retention_only']:
             result['s3'] = upload_backup(options['s3'], result['backup'], job.kind, module.check_mode)

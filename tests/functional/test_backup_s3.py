@@ -1,5 +1,6 @@
 """Backups to S3 through moto's real S3 HTTP API on loopback (boto3 is not mocked)."""
 import hashlib
+import os
 
 import boto3
 import pytest
@@ -75,3 +76,13 @@ def test_wrong_bucket_is_a_clear_error(pg, sample_db, tmp_path, s3_endpoint, buc
     assert result['failed'] and 'S3 bucket "no-such-bucket" does not exist' in result['msg']
     conn = postgres.connect(tcp_params(pg, login_db=sample_db))
     assert postgres.query(conn, 'SELECT 1 AS x')[0]['x'] == 1
+
+
+def test_a_bucket_that_is_not_there_fails_before_the_dump(pg, sample_db, tmp_path, s3_endpoint, bucket):
+    """The weekly copy used to be tried only after the whole dump, leaving a local backup and a failure."""
+    _client, name = bucket
+    s3 = dict(bucket=name + '-missing', endpoint_url=s3_endpoint, region='eu-central-1')
+    made = run_module('pg_backup', args_for(pg, sample_db, tmp_path / 'bk', kind='weekly', s3=s3))
+    assert made['failed'] and 'S3 bucket "%s-missing" does not exist' % name in made['msg']
+    assert 'Nothing was dumped' in made['msg']
+    assert not os.path.isdir(str(tmp_path / 'bk' / 'weekly')) or not os.listdir(str(tmp_path / 'bk' / 'weekly'))
