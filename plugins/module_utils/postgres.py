@@ -30,10 +30,12 @@ try:
     import psycopg2
     from psycopg2 import sql as pgsql
     from psycopg2.extras import RealDictCursor
+    DRIVER_ERRORS = (psycopg2.Error,)
 except ImportError:  # pragma: no cover - exercised through missing_required_lib
     psycopg2 = None
     pgsql = None
     RealDictCursor = None
+    DRIVER_ERRORS = ()
     PSYCOPG2_IMPORT_ERROR = traceback.format_exc()
 
 
@@ -170,6 +172,12 @@ def failing_module(module, **extra):
         if getattr(err, 'code', None):
             extra['error_code'] = err.code
         module.fail_json(msg=str(err), **extra)
+    except DRIVER_ERRORS as err:
+        # a query the module did not expect to fail: its server message, not a traceback
+        lost = isinstance(err, psycopg2.OperationalError) and getattr(err, 'pgcode', None) is None
+        module.fail_json(msg=('The connection to PostgreSQL was lost (the server restarted, crashed or ended the '
+                              'session; see its log): %s' if lost else 'PostgreSQL refused a statement: %s')
+                         % first_line(str(err)), **extra)
     except OSError as err:
         if err.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise

@@ -84,7 +84,8 @@ def differences(before, after, limit=40):
 def rehearse(params, project, last_applied, target=None, schema='public', check_mode=False):
     """Build a scratch database at last_applied, apply up to target, roll back to last_applied, compare."""
     scratch = backup_mod.derived_name('dbops_rehearsal', '_' + store_mod.utcnow().strftime('%Y%m%d%H%M%S'))
-    result = dict(database=scratch, applied=[], rolled_back=[], ok=False, rollback_tested=False,
+    # ok: True when the pending migrations applied, False when one failed, None when that was not tried
+    result = dict(database=scratch, applied=[], rolled_back=[], ok=None, rollback_tested=False,
                   identical=None, differences=[], drift=[], error='')
     if check_mode:
         return dict(result, error='not rehearsed in check mode')
@@ -93,6 +94,7 @@ def rehearse(params, project, last_applied, target=None, schema='public', check_
     backup_mod.require_createdb(admin)
     postgres.query(admin, postgres.compose('CREATE DATABASE {name} TEMPLATE template0', name=scratch))
     conn = None
+    stage = 'building the history'
     try:
         conn = postgres.connect(params, database=scratch)
         live = postgres.connect(params)
@@ -105,26 +107,30 @@ def rehearse(params, project, last_applied, target=None, schema='public', check_
         before = schema_lines(conn)
         result['drift'] = differences(before, live_schema)
         stage = 'applying'
-        try:
-            forward = prisma_migrations.deploy(conn, project, schema, target=target, lint='off')
-            result['applied'] = [dict(name=m['name'], duration=m.get('duration')) for m in forward['applied']]
-            result['ok'] = True
-            stage = 'rolling back'
-            if last_applied:
-                back = prisma_migrations.rollback(conn, project, last_applied, schema)
-                result['rolled_back'] = [m['name'] for m in back['rolled_back']]
-                after = schema_lines(conn)
-                result['identical'] = after == before
-                result['differences'] = differences(before, after)
-                result['rollback_tested'] = result['identical']
-            else:
-                result['error'] = 'the live database has no applied migration to roll back to'
-        except (postgres.PgError, postgres.psycopg2.Error) as err:
-            result['error'] = '%s on the scratch database: %s' % (stage, postgres.first_line(str(err)))
+        forward = prisma_migrations.deploy(conn, project, schema, target=target, lint='off')
+        result['applied'] = [dict(name=m['name'], duration=m.get('duration')) for m in forward['applied']]
+        result['ok'] = True
+        stage = 'rolling back'
+        if last_applied:
+            back = prisma_migrations.rollback(conn, project, last_applied, schema)
+            result['rolled_back'] = [m['name'] for m in back['rolled_back']]
+            after = schema_lines(conn)
+            result['identical'] = after == before
+            result['differences'] = differences(before, after)
+            result['rollback_tested'] = result['identical']
+        else:
+            result['error'] = 'the live database has no applied migration to roll back to'
+    except (postgres.PgError,) + postgres.DRIVER_ERRORS as err:
+        if stage == 'applying':
+            result['ok'] = False
+        result['error'] = '%s on the scratch database: %s' % (stage, postgres.first_line(str(err)))
     finally:
         if conn is not None:
             conn.close()
-        backup_mod.drop_database(admin, scratch)
+        try:
+            backup_mod.drop_database(admin, scratch)
+        except postgres.DRIVER_ERRORS as err:
+            result['error'] += '; the scratch database %s was not dropped: %s' % (scratch, postgres.first_line(str(err)))
         admin.close()
     result['seconds'] = round(time.time() - clock, 3)
     return result

@@ -25,6 +25,8 @@ def lint_summary(prepare):
 def rehearsal_summary(rehearsal):
     if not rehearsal:
         return 'not run (deploy_rehearse=false, or nothing pending)'
+    if rehearsal.get('ok') is None:
+        return 'not completed, %s' % rehearsal.get('error')
     if not rehearsal.get('ok'):
         return 'FAILED, %s' % rehearsal.get('error')
     return '%d migration(s) applied in %ss%s' % (

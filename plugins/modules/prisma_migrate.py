@@ -165,7 +165,9 @@ rehearsal:
   type: dict
   contains:
     ok:
-      description: Whether every pending migration applied on the scratch database.
+      description:
+        - Whether every pending migration applied on the scratch database; null when the scratch database could
+          not be built from the history first (then nothing was proven either way, see C(error)).
       type: bool
     rollback_tested:
       description: Whether their rollback scripts ran and left the schema identical to the one before.

@@ -48,7 +48,11 @@ def test_ansible_runner_runs_the_deploy_from_a_private_data_dir(world, tmp_path)
     extravars = dict(deploy_release_id='1.4.0', deploy_release_archive=world.archives['new'],
                      deploy_monitor_seconds=2, deploy_report_dir=str(tmp_path / 'reports'))
     run = ansible_runner.run(private_data_dir=str(data), playbook='deploy.yml', extravars=extravars, quiet=True)
-    assert run.status == 'successful' and run.rc == 0, run.stdout.read()[-3000:]
+    if run.status != 'successful':
+        with open(world.cluster.log_file, encoding='utf-8', errors='replace') as stream:
+            server_log = stream.read()[-3000:]
+        raise AssertionError('%s\n--- PostgreSQL log ---\n%s' % (run.stdout.read()[-3000:], server_log))
+    assert run.rc == 0
     assert run.stats['failures'] == {}
     artifacts = os.listdir(str(data / 'artifacts'))
     assert len(artifacts) == 1 and os.path.isfile(str(data / 'artifacts' / artifacts[0] / 'status'))
