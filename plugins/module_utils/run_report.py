@@ -18,8 +18,10 @@ def lint_summary(prepare):
     findings = prepare.get('lint') or []
     if not findings:
         return str(prepare.get('lint_findings') or 0)
-    return '%d (%s)' % (len(findings), '; '.join('%s at %s line %s: %s' % (
-        f.get('rule'), f.get('file'), f.get('line'), (f.get('statement') or '')[:80]) for f in findings[:10]))
+    listed = '; '.join('%s at %s line %s: %s' % (f.get('rule'), f.get('file'), f.get('line'),
+                                                   (f.get('statement') or '')[:80]) for f in findings[:10])
+    more = '; and %d more in report.json (evidence.prepare.lint)' % (len(findings) - 10) if len(findings) > 10 else ''
+    return '%d (%s%s)' % (len(findings), listed, more)
 
 
 def rehearsal_summary(rehearsal):
