@@ -18,8 +18,8 @@ def lint_summary(prepare):
     findings = prepare.get('lint') or []
     if not findings:
         return str(prepare.get('lint_findings') or 0)
-    listed = '; '.join('%s at %s line %s: %s' % (f.get('rule'), f.get('file'), f.get('line'),
-                                                   (f.get('statement') or '')[:80]) for f in findings[:10])
+    listed = '; '.join('%s at %s line %s: %s' % (
+        f.get('rule'), f.get('file'), f.get('line'), (f.get('statement') or '')[:80]) for f in findings[:10])
     more = '; and %d more in report.json (evidence.prepare.lint)' % (len(findings) - 10) if len(findings) > 10 else ''
     return '%d (%s%s)' % (len(findings), listed, more)
 
@@ -339,7 +339,7 @@ def markdown(report):
             if failed.get('log'):
                 cause += ['', 'Log lines the application wrote during this run:', '', '```'] + \
                     [str(line) for line in failed['log']] + ['```']
-        out += ['', '## Incident report', ''] + cause + ['',
-            '- Database: %s' % rollback.get('database'), '- Release: %s' % rollback.get('release'),
+        out += ['', '## Incident report', ''] + cause + [
+            '', '- Database: %s' % rollback.get('database'), '- Release: %s' % rollback.get('release'),
             '- Data state verified: %s' % rollback.get('health')]
     return '\n'.join(out) + '\n'
