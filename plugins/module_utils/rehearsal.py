@@ -123,7 +123,9 @@ def rehearse(params, project, last_applied, target=None, schema='public', check_
     except (postgres.PgError,) + postgres.DRIVER_ERRORS as err:
         if stage == 'applying':
             result['ok'] = False
-        result['error'] = '%s on the scratch database: %s' % (stage, postgres.first_line(str(err)))
+        # our own errors carry the server's message on later lines (Database error: ...): keep them all
+        text = ' '.join(str(err).split()) if isinstance(err, postgres.PgError) else postgres.first_line(str(err))
+        result['error'] = '%s on the scratch database: %s' % (stage, text[:1500])
     finally:
         if conn is not None:
             conn.close()
