@@ -62,14 +62,20 @@ def sessions_on(conn, database):
         "FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"), (database,))
 
 
-def free_the_database(conn, database, terminate):
-    """Refuse (or, when asked, end) other sessions: CREATE DATABASE ... TEMPLATE and renames need none."""
+def sessions_left(conn, database, seconds):
+    """The other sessions on database once they had up to `seconds` to end (polled every 0.1 s)."""
+    deadline = time.time() + seconds
     others = sessions_on(conn, database)
-    deadline = time.time() + 2
     while others and time.time() < deadline:
-        # a session its client has just closed (our own module's, a stopped app's) lingers for a moment
         time.sleep(0.1)
         others = sessions_on(conn, database)
+    return others
+
+
+def free_the_database(conn, database, terminate):
+    """Refuse (or, when asked, end) other sessions: CREATE DATABASE ... TEMPLATE and renames need none."""
+    # a session its client has just closed (our own module's, a stopped app's) lingers for a moment
+    others = sessions_left(conn, database, 2)
     if not others:
         return []
     if not terminate:
@@ -79,10 +85,7 @@ def free_the_database(conn, database, terminate):
                       'or set terminate_sessions=true to end them.' % (database, len(others), listing))
     for session in others:
         postgres.query(conn, 'SELECT pg_terminate_backend(%s)', (session['pid'],))
-    deadline = time.time() + 10
-    while sessions_on(conn, database) and time.time() < deadline:
-        time.sleep(0.1)
-    if sessions_on(conn, database):
+    if sessions_left(conn, database, 10):
         raise PgError('Sessions on "%s" did not end within 10 s after pg_terminate_backend.' % database)
     return [s['pid'] for s in others]
 
