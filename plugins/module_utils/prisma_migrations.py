@@ -243,6 +243,8 @@ class Engine(object):
         self.conn = conn
         self.schema = schema
         self.locked = False
+        # a change capture (pg_capture) must not log the migrations' own writes, data migrations included
+        postgres.query(conn, "SET dbops.capture = 'off'")
 
     # connection set-up -----------------------------------------------------------------------
     def use_schema(self, create):
