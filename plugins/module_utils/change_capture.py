@@ -431,14 +431,17 @@ def _move_sequences(source, target, schema):
 
 
 def write_quarantine_file(path, rows):
-    """JSON lines, 0600: the quarantined changes beside the report."""
+    """JSON lines, 0600 in a 0700 folder: the quarantined changes hold the application's data."""
+    folder = os.path.dirname(path)
+    if folder and not os.path.isdir(folder):
+        os.makedirs(folder, 0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, 'w') as handle:
         for row in rows:
             handle.write(json.dumps(row, sort_keys=True, default=str) + '\n')
 
 
-def replay(source, target, schema='public', label='', check_mode=False):
+def replay(source, target, schema='public', label='', quarantine_file=None, check_mode=False):
     """Replay into `target` (the restored database, app stopped) the changes captured in `source` (the
     database it replaced). All or nothing: an error leaves the target exactly as restored."""
     started = time.time()
@@ -482,9 +485,13 @@ def replay(source, target, schema='public', label='', check_mode=False):
         if check_mode:
             target.rollback()
         else:
+            if quarantine_file and quarantine:
+                write_quarantine_file(quarantine_file, quarantine)
             target.commit()
     except Exception:
         target.rollback()
+        if quarantine_file and not check_mode and os.path.exists(quarantine_file):
+            os.unlink(quarantine_file)  # it would name changes that are not quarantined
         raise
     finally:
         target.autocommit = True

@@ -139,13 +139,36 @@ def checklist(evidence, outcome, failure, rollback):
                 failure.get('host'), failure.get('error')) if failure else 'decided by a person'),
             _line('Rollback decision made', True, 'automatic on the trigger' if failure else 'requested'),
             _line('Application stopped', rb.get('stopped'), 'hosts %s' % rb.get('stopped')),
-            _line('Database restored from backup', rb.get('database'), rb.get('database')),
+            _line('Database restored from backup', rb.get('database') and not (rb.get('replay') or {}).get('failed'),
+                  '%s; %s' % (rb.get('database'), writes_kept(rb)) if rb.get('database') else None),
             _line('Code reverted to previous version', rb.get('release'), rb.get('release')),
             _line('Application restarted', rb.get('started'), 'hosts %s' % rb.get('started')),
             _line('Health verified', rb.get('healthy'), rb.get('health')),
             _line('Incident report created', True, 'this report'),
         ]))
     return sections
+
+
+def writes_kept(rollback):
+    """What became of the writes made after the rollback point, in the words of the report."""
+    replay = rollback.get('replay') or {}
+    if replay.get('failed'):
+        return ('REPLAY FAILED, the writes made after the rollback point are NOT in the live database (it is as '
+                'restored); they are in %s, table dbops.change_log: %s' % (replay.get('kept_in'), replay['failed']))
+    if not replay:
+        return 'writes after the rollback point: not captured (kept only by down_scripts)'
+    quarantined = sum(sum(reasons.values()) for reasons in (replay.get('quarantined') or {}).values())
+    words = 'writes after the rollback point: %s captured, %s rows replayed, %s quarantined' % (
+        replay.get('captured', 0), replay.get('replayed', 0), quarantined)
+    if quarantined:
+        words += ' (%s; file %s)' % ('; '.join('%s: %s x%d' % (table, reason, count)
+                                               for table, reasons in sorted(replay['quarantined'].items())
+                                               for reason, count in sorted(reasons.items())),
+                                     replay.get('quarantine_file') or 'dbops.quarantine')
+    if replay.get('dropped_columns'):
+        words += ', columns the old schema lacks dropped: %s' % '; '.join(
+            '%s(%s)' % (table, ', '.join(columns)) for table, columns in sorted(replay['dropped_columns'].items()))
+    return words + ', in %s s' % replay.get('seconds', 0)
 
 
 def _times(mapping):
@@ -296,8 +319,9 @@ def summary(report, path=''):
         parts.append('trigger: step %s (%s) on %s: %s' % (
             step.get('number'), step.get('name'), failed_hosts(report), trig['error'][:300]))
     if report['outcome'] == 'rolled_back':
-        parts.append('rolled back: database %s; release %s' % (report['incident']['rollback'].get('database'),
-                                                               report['incident']['rollback'].get('release')))
+        rollback = report['incident']['rollback']
+        parts.append('rolled back: database %s; %s; release %s' % (rollback.get('database'), writes_kept(rollback),
+                                                                   rollback.get('release')))
     if report.get('plan'):
         parts.append('dry run, nothing changed; would run: ' + ' | '.join(report['plan']))
     if path:

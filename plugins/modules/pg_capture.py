@@ -185,9 +185,8 @@ def main():
             result['quarantined'] = change_capture.count_quarantine(result['quarantine'])
         else:
             source = postgres.connect(p, database=p['source_database'])
-            result = change_capture.replay(source, conn, p['schema'], p['label'], module.check_mode)
-            if p['quarantine_file'] and result['quarantine'] and not module.check_mode:
-                change_capture.write_quarantine_file(p['quarantine_file'], result['quarantine'])
+            result = change_capture.replay(source, conn, p['schema'], p['label'], p['quarantine_file'],
+                                           module.check_mode)
     module.exit_json(**result)
 
 
