@@ -28,13 +28,13 @@ description:
     error leaves I(database) exactly as restored.
   - C(state=absent) removes the triggers, the functions and the log (an earlier rollback's quarantine stays).
     The application may be running; the drops wait for their locks briefly and retry.
-  - C(state=info) reports whether the log is here, its size, and the quarantine.
+  - M(defneqr.dbops.pg_capture_info) reports the log's size and lists the quarantine.
 options:
   state:
     description: What to do (see the description).
     type: str
-    choices: [present, absent, replayed, info]
-    default: info
+    choices: [present, absent, replayed]
+    required: true
   database:
     description: The database to work in. Default I(login_db).
     type: str
@@ -97,8 +97,8 @@ EXAMPLES = r'''
 
 RETURN = r'''
 tables:
-  description: With C(state=present), the captured tables; with C(state=info), the tables that carry the trigger.
-  returned: state is present or info
+  description: With C(state=present), the captured tables.
+  returned: state is present
   type: list
   elements: str
 added:
@@ -106,18 +106,6 @@ added:
   returned: state is present
   type: list
   elements: str
-installed:
-  description: With C(state=info), whether a change log is in the database.
-  returned: state is info
-  type: bool
-changes:
-  description: With C(state=info), the number of logged changes.
-  returned: state is info
-  type: int
-bytes:
-  description: With C(state=info), the size of the log on disk.
-  returned: state is info
-  type: int
 captured:
   description: With C(state=replayed), the logged changes after the rollback point.
   returned: state is replayed
@@ -136,11 +124,11 @@ dropped_columns:
   type: dict
 quarantined:
   description: With C(state=replayed), per table the number of changes quarantined for each reason.
-  returned: state is replayed or info
+  returned: state is replayed
   type: dict
 quarantine:
   description: The quarantined changes, each with C(table), C(action), C(key), C(row), C(reason), C(change_ids).
-  returned: state is replayed or info
+  returned: state is replayed
   type: list
   elements: dict
 sequences_moved:
@@ -161,7 +149,7 @@ from ansible_collections.defneqr.dbops.plugins.module_utils import change_captur
 def main():
     spec = postgres.postgres_argument_spec()
     spec.update(
-        state=dict(type='str', default='info', choices=['present', 'absent', 'replayed', 'info']),
+        state=dict(type='str', required=True, choices=['present', 'absent', 'replayed']),
         database=dict(type='str'),
         schema=dict(type='str', default='public'),
         exclude=dict(type='list', elements='str', default=[]),
@@ -179,10 +167,6 @@ def main():
             result = change_capture.install(conn, p['schema'], p['exclude'], module.check_mode)
         elif p['state'] == 'absent':
             result = change_capture.remove(conn, module.check_mode)
-        elif p['state'] == 'info':
-            result = dict(change_capture.info(conn), changed=False,
-                          quarantine=change_capture.quarantine_rows(conn, p['label'] or None))
-            result['quarantined'] = change_capture.count_quarantine(result['quarantine'])
         else:
             source = postgres.connect(p, database=p['source_database'])
             result = change_capture.replay(source, conn, p['schema'], p['label'], p['quarantine_file'],

@@ -4,9 +4,11 @@ DBOPS_TEST_SERVERS selects them: a comma-separated list of `embedded` or bin fol
 A server that is asked for but missing is an error, not a skip.
 """
 import os
+import shutil
 
 import pytest
 
+import paths
 import pgcluster
 
 DEFAULT_SERVERS = 'embedded,/usr/lib/postgresql/15/bin'
@@ -53,3 +55,12 @@ def tcp_params(cluster, **overrides):
                   pg_bin_dir=cluster.bin_dir)
     params.update(overrides)
     return params
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A copy of the example project that a test may change."""
+    root = tmp_path / 'backend'
+    shutil.copytree(os.path.join(paths.BACKEND, 'prisma'), str(root / 'prisma'))
+    shutil.copytree(paths.ROLLBACKS, str(root / 'migrations' / 'rollback'))
+    return root

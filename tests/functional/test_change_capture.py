@@ -13,7 +13,7 @@ import pytest
 from ansible_collections.defneqr.dbops.plugins.module_utils import postgres
 from conftest import tcp_params
 from modrun import run_module
-from test_prisma_migrate import M11, project  # noqa: F401  (fixture)
+from test_prisma_migrate import M11
 
 SEED = '''
 INSERT INTO users (id, email, password, name, "updatedAt") VALUES
@@ -75,7 +75,7 @@ def capture(pg, db, state, check_mode=False, **extra):
                       check_mode=check_mode)
 
 
-def migrate(pg, db, project, target=None):  # noqa: F811
+def migrate(pg, db, project, target=None):
     args = dict(tcp_params(pg, login_db=db), project_dir=str(project))
     if target:
         args['target'] = target
@@ -97,7 +97,7 @@ def capture_objects(pg, db):
 
 
 @pytest.fixture
-def scene(pg, fresh_db, project, tmp_path):  # noqa: F811
+def scene(pg, fresh_db, project, tmp_path):
     """Live database at migration 11 with data, capture on, snapshot taken, migrations 12-14 applied."""
     live = fresh_db
     migrate(pg, live, project, M11)
@@ -127,7 +127,7 @@ def test_every_write_after_the_snapshot_is_replayed_or_quarantined_with_its_reas
     # a row the restored users table cannot take: its email is taken there by another id
     sql(pg, scene['snapshot'], '''SET dbops.capture = 'off';
         INSERT INTO users (id, email, password, name, "updatedAt") VALUES ('u9', 'new@example.com', 'x', 'Other', now())''')
-    info = capture(pg, live, 'info')
+    info = run_module('pg_capture_info', dict(tcp_params(pg, login_db=live), database=live))
     assert info['installed'] and info['changes'] == 21 and info['bytes'] > 0
 
     swap_in(pg, live, scene['snapshot'], scene['replaced'])
@@ -170,6 +170,8 @@ def test_every_write_after_the_snapshot_is_replayed_or_quarantined_with_its_reas
     # the restored database carries no capture any more; the replaced one keeps its log as evidence
     assert capture_objects(pg, live) == dict(triggers=0, functions=0, log=False)
     assert capture_objects(pg, scene['replaced'])['log'] is True
+    listed = run_module('pg_capture_info', dict(tcp_params(pg, login_db=live), database=live, label='run1'))
+    assert not listed['installed'] and listed['quarantined'] == result['quarantined']
 
 
 def test_a_replay_that_fails_as_a_whole_leaves_the_restored_database_as_restored(pg, scene):

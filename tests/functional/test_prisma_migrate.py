@@ -2,7 +2,6 @@
 import hashlib
 import os
 import re
-import shutil
 import subprocess
 import threading
 import uuid
@@ -16,15 +15,6 @@ from modrun import run_module
 
 ALL = sorted(n for n in os.listdir(paths.MIGRATIONS) if os.path.isdir(os.path.join(paths.MIGRATIONS, n)))
 M11 = '20260218174944_add_plan_popular_and_extra_price'
-
-
-@pytest.fixture
-def project(tmp_path):
-    """A copy of the example project that a test may change."""
-    root = tmp_path / 'backend'
-    shutil.copytree(os.path.join(paths.BACKEND, 'prisma'), str(root / 'prisma'))
-    shutil.copytree(paths.ROLLBACKS, str(root / 'migrations' / 'rollback'))
-    return root
 
 
 def module_args(pg, db, project, **extra):
