@@ -343,6 +343,92 @@ class Bench:
                     dict(median=healthy, min=healthy, max=healthy, runs=1), 'ansible-playbook playbooks/recover.yml',
                     target_seconds=30, target_met=healthy < 30, total_seconds=round(total, 2))
 
+    def _write_loop(self, db, writes=1500):
+        """Per-write latencies of a pgbench-style loop: one transaction a write, a scan INSERT and an order UPDATE."""
+        conn = postgres.connect(dict(self.params, login_db=db))
+        latencies = []
+        with conn.cursor() as cur:
+            for number in range(writes):
+                clock = time.perf_counter()
+                cur.execute('BEGIN')
+                cur.execute('INSERT INTO menu_scans (id, "restaurantId") VALUES (%s, %s)',
+                            ('bench_%d_%d' % (os.getpid(), time.perf_counter_ns()), 'rst_0000001'))
+                cur.execute('''UPDATE orders SET status = 'SERVED', "updatedAt" = now()
+                                WHERE id = (SELECT id FROM orders ORDER BY id OFFSET %s LIMIT 1)''', (number % 500,))
+                cur.execute('COMMIT')
+                latencies.append(time.perf_counter() - clock)
+        conn.close()
+        return latencies
+
+    def _http_loop(self, url, requests=400):
+        latencies = []
+        for _number in range(requests):
+            clock = time.perf_counter()
+            status, _body = apphost.http('POST', url + '/api/orders', dict(restaurantId='rst_0000001', items=[
+                dict(productId='prd_0000001_00_00', quantity=1)]))
+            status_scan, _body = apphost.http('POST', url + '/api/scans', dict(restaurantId='rst_0000001'))
+            if status != 201 or status_scan != 201:
+                raise RuntimeError('bench write failed: %s %s' % (status, status_scan))
+            latencies.append(time.perf_counter() - clock)
+        return latencies
+
+    def capture(self, scale, db):
+        """Issue 13's targets: the write path with the change capture on vs off (at most 1.25x at the median), and
+        100,000 captured changes replayed after a snapshot swap in under 10 s."""
+        def stats(values):
+            return dict(median=statistics.median(values), min=min(values), max=max(values), runs=len(values))
+        off = self._write_loop(db)
+        run_module('pg_capture', dict(self.params, login_db=db, database=db, state='present'))
+        on = self._write_loop(db)
+        ratio = round(statistics.median(on) / statistics.median(off), 3)
+        self.record('capture', scale, 'SQL write (INSERT scan + UPDATE order), capture off', stats(off), 'psycopg2 loop')
+        self.record('capture', scale, 'SQL write (INSERT scan + UPDATE order), capture on', stats(on), 'psycopg2 loop',
+                    overhead_vs_raw=ratio, target_met=ratio <= 1.25)
+        host = apphost.AppHost(os.path.join(self.work, 'capture-app-%s' % scale), pgcluster.free_port(), name='bench')
+        host.configure('postgresql://postgres:%s@127.0.0.1:%d/%s' % (self.cluster.superuser_password,
+                                                                   self.cluster.port, db))
+        try:
+            host.start()
+            host.wait_for_health(200)
+            http_on = self._http_loop(host.url)
+            run_module('pg_capture', dict(self.params, login_db=db, database=db, state='absent'))
+            http_off = self._http_loop(host.url)
+        finally:
+            host.kill()
+        ratio = round(statistics.median(http_on) / statistics.median(http_off), 3)
+        self.record('capture', scale, 'backend POST /api/orders + /api/scans, capture off', stats(http_off),
+                    'the example backend under pm2')
+        self.record('capture', scale, 'backend POST /api/orders + /api/scans, capture on', stats(http_on),
+                    'the example backend under pm2', overhead_vs_raw=ratio, target_met=ratio <= 1.25)
+        self._replay(scale, db)
+
+    def _replay(self, scale, db, changes=100000):
+        snapshot, replaced = db + '_bsnap', db + '_bold'
+        for name in (snapshot, replaced):
+            self.cluster.psql('DROP DATABASE IF EXISTS %s WITH (FORCE)' % name)
+        run_module('pg_capture', dict(self.params, login_db=db, database=db, state='present'))
+        self.cluster.psql('CREATE DATABASE %s TEMPLATE %s' % (snapshot, db))
+        inserts, updates = changes * 6 // 10, changes * 3 // 10
+        self.cluster.psql('''INSERT INTO menu_scans (id, "restaurantId") SELECT 'replay_' || g, 'rst_0000002'
+                               FROM generate_series(1, %d) g;
+                             UPDATE orders SET note = 'replayed' WHERE id IN (SELECT id FROM orders ORDER BY id LIMIT %d);
+                             DELETE FROM menu_scans WHERE id IN (SELECT id FROM menu_scans WHERE id NOT LIKE 'replay_%%'
+                                                                  ORDER BY id LIMIT %d);'''
+                          % (inserts, updates, changes - inserts - updates), db)
+        self.cluster.psql('ALTER DATABASE %s RENAME TO %s' % (db, replaced))
+        self.cluster.psql('ALTER DATABASE %s RENAME TO %s' % (snapshot, db))
+        clock = time.perf_counter()
+        result = run_module('pg_capture', dict(self.params, login_db=db, database=db, source_database=replaced,
+                                               state='replayed'))
+        seconds = time.perf_counter() - clock
+        if result.get('failed') or result['captured'] < changes:
+            raise RuntimeError('bench replay failed: %s' % result.get('msg', result.get('captured')))
+        self.record('capture', scale, 'replay of %d captured changes after a snapshot swap' % result['captured'],
+                    dict(median=seconds, min=seconds, max=seconds, runs=1), 'pg_capture state=replayed',
+                    target_seconds=10, target_met=seconds < 10, replay_seconds=result['seconds'],
+                    quarantined=sum(sum(r.values()) for r in result['quarantined'].values()))
+        self.cluster.psql('DROP DATABASE IF EXISTS %s WITH (FORCE)' % replaced)
+
     def scaling(self):
         """Backup and snapshot cost at scale 3, between the 1 and 10 measured above (the chart of growth)."""
         db = self.database(3)
@@ -365,6 +451,7 @@ class Bench:
             dump = self.backups(scale, db)
             self.restores(scale, db, dump)
             self.health(scale, db)
+            self.capture(scale, db)
         if len(self.scales) > 1:
             self.scaling()
         self.migrations()
@@ -387,7 +474,7 @@ class Bench:
                     'ratio_vs_psql',
                     'swap_seconds', 'checks_seconds', 'exit_code', 'downtime_target', 'target_met', 'report_downtime',
                     'total_seconds',
-                    'overhead_seconds', 'steps')
+                    'overhead_seconds', 'steps', 'replay_seconds', 'quarantined')
             ratio = ', '.join('%s %s' % (k, row[k]) for k in keys if k in row)
             cells = (row['group'], row['scale'], row['name'], row['median'], row['min'], row['max'], ratio)
             lines.append('| %s | %s | %s | %.3f | %.3f-%.3f | %s |' % cells)

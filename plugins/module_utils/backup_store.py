@@ -83,6 +83,18 @@ def make_private_dir(path):
     os.chmod(path, 0o700)
 
 
+def write_private(path, text):
+    """A file only its owner may read (0600 even when it existed with other modes), in a 0700 folder
+    made when missing."""
+    folder = os.path.dirname(path)
+    if folder and not os.path.isdir(folder):
+        make_private_dir(folder)
+    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(handle, 'w') as stream:
+        stream.write(text)
+    os.chmod(path, 0o600)
+
+
 def file_entries(folder):
     """Every file below folder with its relative path, size and sha256 (sorted)."""
     entries = []

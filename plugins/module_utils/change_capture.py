@@ -24,6 +24,7 @@ import json
 import os
 import time
 
+from ansible_collections.defneqr.dbops.plugins.module_utils.backup_store import write_private
 from ansible_collections.defneqr.dbops.plugins.module_utils.postgres import PgError, query
 
 try:
@@ -430,15 +431,9 @@ def _move_sequences(source, target, schema):
     return moved
 
 
-def write_quarantine_file(path, rows):
-    """JSON lines, 0600 in a 0700 folder: the quarantined changes hold the application's data."""
-    folder = os.path.dirname(path)
-    if folder and not os.path.isdir(folder):
-        os.makedirs(folder, 0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, 'w') as handle:
-        for row in rows:
-            handle.write(json.dumps(row, sort_keys=True, default=str) + '\n')
+def quarantine_lines(rows):
+    """The quarantined changes as JSON lines (the file beside the journal and the report)."""
+    return ''.join(json.dumps(row, sort_keys=True, default=str) + '\n' for row in rows)
 
 
 def replay(source, target, schema='public', label='', quarantine_file=None, check_mode=False):
@@ -447,7 +442,9 @@ def replay(source, target, schema='public', label='', quarantine_file=None, chec
     started = time.time()
     if not _exists(source, 'dbops.change_log'):
         return dict(changed=False, captured=0, replayed=0, applied={}, dropped_columns={}, quarantined={},
-                    quarantine=[], seconds=0.0, note='no change log in %s: nothing was captured' % source.info.dbname)
+                    quarantine=[], seconds=0.0, note='none replayed: %s holds no change log (the capture had ended, the deploy '
+                                          'was accepted, or it never ran); what was written there since is '
+                                          'only in that database' % source.info.dbname)
     target.autocommit = False
     try:
         with target.cursor() as cur:
@@ -486,7 +483,7 @@ def replay(source, target, schema='public', label='', quarantine_file=None, chec
             target.rollback()
         else:
             if quarantine_file and quarantine:
-                write_quarantine_file(quarantine_file, quarantine)
+                write_private(quarantine_file, quarantine_lines(quarantine))
             target.commit()
     except Exception:
         target.rollback()

@@ -157,14 +157,16 @@ def writes_kept(rollback):
                 'restored); they are in %s, table dbops.change_log: %s' % (replay.get('kept_in'), replay['failed']))
     if not replay:
         return 'writes after the rollback point: not captured (kept only by down_scripts)'
+    if replay.get('note'):
+        return 'writes after the rollback point: %s' % replay['note']
     quarantined = sum(sum(reasons.values()) for reasons in (replay.get('quarantined') or {}).values())
     words = 'writes after the rollback point: %s captured, %s rows replayed, %s quarantined' % (
         replay.get('captured', 0), replay.get('replayed', 0), quarantined)
     if quarantined:
-        words += ' (%s; file %s)' % ('; '.join('%s: %s x%d' % (table, reason, count)
-                                               for table, reasons in sorted(replay['quarantined'].items())
-                                               for reason, count in sorted(reasons.items())),
-                                     replay.get('quarantine_file') or 'dbops.quarantine')
+        words += ' (%s; table dbops.quarantine, files %s)' % (
+            '; '.join('%s: %s x%d' % (table, reason, count) for table, reasons in sorted(replay['quarantined'].items())
+                      for reason, count in sorted(reasons.items())),
+            ', '.join(path for path in (replay.get('quarantine_report_file'), replay.get('quarantine_file')) if path))
     if replay.get('dropped_columns'):
         words += ', columns the old schema lacks dropped: %s' % '; '.join(
             '%s(%s)' % (table, ', '.join(columns)) for table, columns in sorted(replay['dropped_columns'].items()))

@@ -106,14 +106,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.defneqr.dbops.plugins.module_utils import run_journal
 from ansible_collections.defneqr.dbops.plugins.module_utils import run_report
-from ansible_collections.defneqr.dbops.plugins.module_utils.backup_store import utcnow
-
-
-def write_private(path, text):
-    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(handle, 'w') as stream:
-        stream.write(text)
-    os.chmod(path, 0o600)
+from ansible_collections.defneqr.dbops.plugins.module_utils.backup_store import utcnow, write_private
+from ansible_collections.defneqr.dbops.plugins.module_utils.change_capture import quarantine_lines
 
 
 def main():
@@ -134,6 +128,12 @@ def main():
         try:
             os.makedirs(folder, mode=0o700, exist_ok=True)
             os.chmod(folder, 0o700)
+            replay = (p['journal'].get('rollback') or {}).get('replay') or {}
+            if replay.get('quarantine'):  # the application's rows that a rollback could not replay, beside the report
+                replay['quarantine_report_file'] = os.path.join(folder, 'quarantine.jsonl')
+                write_private(replay['quarantine_report_file'], quarantine_lines(replay.pop('quarantine')))
+                report = run_report.build(p['journal'], p['outcome'], p['reason'], report['finished'], p['plan'],
+                                          p['recover_command'])
             write_private(paths['json'], json.dumps(report, indent=2, default=str))
             write_private(paths['markdown'], run_report.markdown(report))
         except OSError as err:

@@ -10,6 +10,7 @@ import datetime
 import json
 import os
 import shutil
+import stat
 import sys
 import threading
 import time
@@ -27,6 +28,7 @@ import run_demo  # noqa: E402  pylint: disable=wrong-import-position,wrong-impor
 
 M11 = '20260218174944_add_plan_popular_and_extra_price'
 LATEST = '20260218193213_add_performance_indexes'
+NEW_TABLE = 'table is not in the restored schema (made by the new release)'
 STATIC_TABLES = ('users', 'restaurants', 'categories', 'products', 'orders', 'order_items', 'payments', 'stocks',
                  'tables', 'plans', 'subscriptions')
 
@@ -52,8 +54,80 @@ class ScanWriter(threading.Thread):
         self.join(timeout=10)
 
 
+class OrderWriter(threading.Thread):
+    """Guests ordering from the QR menu on app2 all through the run, and waiters working the orders: each
+    order is created with two items and a payment, set PREPARING, loses an item, is set SERVED. Remembers
+    what was acknowledged (2xx), and what may have happened without an answer (timeouts, 5xx)."""
+
+    STEPS = ('create', 'PREPARING', 'remove', 'SERVED')
+
+    def __init__(self, url):
+        super().__init__(daemon=True)
+        self.url = url
+        self.orders = {}  # id -> dict(status, maybe_status, items, removed, maybe_removed)
+        self.unanswered_creates = 0
+        self.running = True
+
+    def run(self):
+        order, step = None, 0
+        while self.running:
+            if step == 0:
+                status, body = apphost.http('POST', self.url + '/api/orders', dict(
+                    restaurantId='rst_0000003', tableNumber='12', payment='CASH', items=[
+                        dict(productId='prd_0000003_00_00', quantity=2), dict(productId='prd_0000003_00_01', quantity=1)]),
+                    timeout=2)
+                if status == 201:
+                    order = self.orders[body['id']] = dict(status='PENDING', maybe_status=set(), items=set(body['items']),
+                                                           removed=set(), maybe_removed=set(), item_list=body['items'])
+                    step = 1
+                elif status is None or status >= 500:
+                    self.unanswered_creates += 1
+            else:
+                order_id = next(k for k, v in self.orders.items() if v is order)
+                if self.STEPS[step] == 'remove':
+                    item = order['item_list'][1]
+                    status, _body = apphost.http('POST', self.url + '/api/orders/remove-item',
+                                                 dict(orderId=order_id, itemId=item), timeout=2)
+                    (order['removed'] if status == 200 else order['maybe_removed']).add(item)
+                else:
+                    status, _body = apphost.http('POST', self.url + '/api/orders/status',
+                                                 dict(id=order_id, status=self.STEPS[step]), timeout=2)
+                    if status == 200:
+                        order['status'] = self.STEPS[step]
+                    else:
+                        order['maybe_status'].add(self.STEPS[step])
+                step = (step + 1) % len(self.STEPS) if status == 200 else 0
+            time.sleep(0.05)
+
+    def stop(self):
+        self.running = False
+        self.join(timeout=10)
+
+    def assert_kept(self, params):
+        """Every acknowledged order, status, item and removal is in the database; nothing else is."""
+        assert self.orders, 'the order writer got no acknowledgement: the test did not write anything'
+        conn = postgres.connect(params)
+        rows = postgres.query(conn, """SELECT o.id, o.status::text AS status, o."totalAmount" AS total,
+                                              array(SELECT i.id FROM order_items i WHERE i."orderId" = o.id) AS items,
+                                              array(SELECT p.amount FROM payments p WHERE p."orderId" = o.id) AS paid
+                                         FROM orders o WHERE o.id LIKE 'ord%-%'""")
+        conn.close()
+        found = dict((row['id'], row) for row in rows)
+        lost = sorted(set(self.orders) - set(found))
+        assert not lost, '%d of %d acknowledged orders lost: %s' % (len(lost), len(self.orders), lost[:3])
+        assert len(set(found) - set(self.orders)) <= self.unanswered_creates, 'orders nobody wrote'
+        for order_id, want in self.orders.items():
+            row = found[order_id]
+            assert row['status'] in {want['status']} | want['maybe_status'], (order_id, row, want)
+            kept = want['items'] - want['removed']
+            assert kept - want['maybe_removed'] <= set(row['items']) <= kept, (order_id, row, want)
+            assert row['paid'] == [row['total']], (order_id, row)
+        return len(self.orders)
+
+
 def fingerprints(params):
-    return fingerprint.fingerprints(params, STATIC_TABLES)
+    # the writers' own rows (ids with a uuid) are checked by the writers
+    return fingerprint.fingerprints(params, STATIC_TABLES, skip_ids_like='%-%')
 
 
 def scan_ids(params):
@@ -85,9 +159,25 @@ def start(world, host_vars=None):
     world.prepare(host_vars=host_vars, quiet=True)
     world.start_previous_release(quiet=True)
     before = dict(static=fingerprints(world.params), scans=scan_ids(world.params))
-    writer = ScanWriter(world.hosts[0].url)
+    writer = Writers(ScanWriter(world.hosts[0].url), OrderWriter(world.hosts[1].url))
     writer.start()
     return before, writer
+
+
+class Writers:
+    """One writer per app host: scans on app1, orders on app2."""
+
+    def __init__(self, scans, orders):
+        self.scans, self.orders = scans, orders
+        self.acked = scans.acked
+
+    def start(self):
+        self.scans.start()
+        self.orders.start()
+
+    def stop(self):
+        self.scans.stop()
+        self.orders.stop()
 
 
 def run(world, writer, archive, release_id, extra=None):
@@ -119,15 +209,24 @@ def assert_rolled_back(world, before, writer, code, report, step):
     # from the captured change log, or kept by the rollback scripts) and after the old release came back
     assert acked <= in_db, '%d acknowledged scans lost: %s' % (len(acked - in_db), sorted(acked - in_db)[:5])
     assert in_db <= acked
+    writer.orders.assert_kept(world.params)
     rollback = report['incident']['rollback']
     if restarted and rollback['database'].split(':')[0] != 'down_scripts':
         began = rollback['began']
         by_new_release = set(i for at, i in writer.acked if restarted <= at.isoformat() < began)
         assert by_new_release and rollback['replay']['replayed'] >= len(by_new_release), rollback.get('replay')
-        assert rollback['replay']['quarantined'] == {}, rollback['replay']
+        # only the new release's refresh tokens (its logins) cannot go back: their table is not in the old schema
+        quarantined = rollback['replay']['quarantined']
+        assert set(quarantined) <= {'refresh_tokens'}, quarantined
+        assert list(quarantined.get('refresh_tokens', {})) in ([], [NEW_TABLE]), quarantined
         checklist = [line for section in report['checklist'] if section['section'] == 'Rollback'
                      for line in section['lines'] if line['item'] == 'Database restored from backup']
-        assert checklist[0]['done'] and 'rows replayed, 0 quarantined' in checklist[0]['evidence'], checklist
+        assert checklist[0]['done'] and ' rows replayed, ' in checklist[0]['evidence'], checklist
+        if quarantined:
+            with open(os.path.join(report['folder'], 'quarantine.jsonl'), encoding='utf-8') as stream:
+                tokens = [json.loads(line) for line in stream]
+            assert tokens and all(t['table'] == 'refresh_tokens' and t['row']['token'] for t in tokens)
+            assert stat.S_IMODE(os.stat(os.path.join(report['folder'], 'quarantine.jsonl')).st_mode) == 0o600
     live = [r['migration_name'] for r in history(world.params) if r['finished_at'] and not r['rolled_back_at']]
     assert live[-1] == M11 and all(name <= M11 for name in live)
     assert not [r for r in history(world.params) if not r['finished_at'] and not r['rolled_back_at']]
@@ -149,6 +248,17 @@ def test_deploy_succeeds_with_all_eight_steps(world):
     assert dict((t, f['n']) for t, f in fingerprints(world.params).items()) == \
         dict((t, f['n']) for t, f in before['static'].items())
     assert set(i for _at, i in writer.acked) <= scan_ids(world.params)
+    writer.orders.assert_kept(world.params)
+    # accepted: nothing of the change capture stays, in the live database nor in the snapshot
+    conn = postgres.connect(world.params)
+    snapshot = postgres.query(conn, "SELECT datname FROM pg_database WHERE datname LIKE %s",
+                              (world.params['login_db'] + '_pre_%',))
+    for database in [world.params['login_db']] + [row['datname'] for row in snapshot]:
+        left = postgres.query(postgres.connect(dict(world.params, login_db=database)), '''
+            SELECT (SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'dbops%%') AS triggers,
+                   (SELECT count(*) FROM pg_namespace WHERE nspname = 'dbops') AS schemas''')
+        assert left == [dict(triggers=0, schemas=0)], (database, left)
+    assert len(snapshot) == 1
     lines = dict((line['item'], line['done']) for section in report['checklist'] for line in section['lines'])
     assert lines['Full database backup completed'] and lines['Smoke tests passed']
     assert lines['Team notified'] is False  # not automated, and not pretended
@@ -218,9 +328,11 @@ def test_step6_app_that_will_not_start_on_one_host(world):
 
 def test_step7_failing_smoke_test(world):
     before, writer = start(world)
-    code, report = run(world, writer, world.archives['broken'], '1.4.0-broken')
+    # the restore strategy: the dump taken after the stop, restored beside the live database, then the replay
+    code, report = run(world, writer, world.archives['broken'], '1.4.0-broken',
+                       extra=dict(deploy_rollback_strategy='restore'))
     assert_rolled_back(world, before, writer, code, report, step=7)
-    assert 'swapped back' in report['incident']['rollback']['database']
+    assert report['incident']['rollback']['database'].startswith('restore: swapped back')
     # both hosts run the broken release: both are named, each with the log lines its app wrote in this run
     failed = report['incident']['failures']
     assert sorted(f['host'] for f in failed) == ['app1', 'app2'], failed
@@ -243,7 +355,8 @@ def test_step8_probe_slowdown_during_monitoring(world, tmp_path):
     before, writer = start(world)
     slow = changed_backend(tmp_path, drop_scan_index)
     archive = run_demo.release_archive(str(tmp_path / 'slow.tar.gz'), source=slow)
-    code, report = run(world, writer, archive, '1.4.0', extra=dict(deploy_probes=probes))
+    code, report = run(world, writer, archive, '1.4.0', extra=dict(deploy_probes=probes,
+                                                                   deploy_rollback_strategy='snapshot'))
     assert_rolled_back(world, before, writer, code, report, step=8)
     assert 'slower than baseline: scans_of_one_restaurant' in report['incident']['trigger']['error']
 

@@ -105,3 +105,35 @@ def test_health_turns_503_when_the_database_stops(app, pg):
     finally:
         pg.resume()
     app.wait_for_health(200, timeout=30)
+
+
+def test_orders_with_items_and_payment_status_and_item_removal(app, pg, filled_db):
+    app.start()
+    app.wait_for_health(200)
+    items = [dict(productId='prd_0000003_00_00', quantity=2), dict(productId='prd_0000003_00_01', quantity=1)]
+    status, order = http('POST', app.url + '/api/orders', dict(restaurantId='rst_0000003', tableNumber='7',
+                                                               items=items, payment='CASH'))
+    assert status == 201 and len(order['items']) == 2, order
+    conn = postgres.connect(tcp_params(pg, login_db=filled_db))
+    prices = postgres.query(conn, '''SELECT id, "basePrice"::text AS price FROM products
+                                     WHERE id IN ('prd_0000003_00_00', 'prd_0000003_00_01') ORDER BY id''')
+    expected = '%.2f' % (2 * float(prices[0]['price']) + float(prices[1]['price']))
+    stored = postgres.query(conn, '''SELECT o."totalAmount"::text AS total, o.status::text AS status,
+                                            p.amount::text AS paid, (SELECT count(*) FROM order_items i
+                                                                    WHERE i."orderId" = o.id) AS items
+                                       FROM orders o JOIN payments p ON p."orderId" = o.id WHERE o.id = %s''',
+                              (order['id'],))
+    assert stored == [dict(total=expected, status='PENDING', paid=expected, items=2)] and order['totalAmount'] == expected
+    assert http('POST', app.url + '/api/orders/status', dict(id=order['id'], status='SERVED')) == (
+        200, dict(id=order['id'], status='SERVED'))
+    status, removed = http('POST', app.url + '/api/orders/remove-item', dict(orderId=order['id'],
+                                                                             itemId=order['items'][1]))
+    assert status == 200 and removed['totalAmount'] == '%.2f' % (2 * float(prices[0]['price']))
+    after = postgres.query(conn, '''SELECT o.status::text AS status, p.amount::text AS paid,
+                                           array(SELECT i.id FROM order_items i WHERE i."orderId" = o.id) AS items
+                                      FROM orders o JOIN payments p ON p."orderId" = o.id WHERE o.id = %s''',
+                           (order['id'],))
+    assert after == [dict(status='SERVED', paid=removed['totalAmount'], items=[order['items'][0]])]
+    assert http('POST', app.url + '/api/orders/status', dict(id=order['id'], status='EATEN'))[0] == 400
+    assert http('POST', app.url + '/api/orders', dict(restaurantId='rst_0000003', items=[
+        dict(productId='prd_0000004_00_00', quantity=1)]))[0] == 400

@@ -4,6 +4,11 @@
 //   POST /api/auth/login    {"email","password"} -> {"token", "user"}
 //   GET  /api/restaurants   Bearer token -> restaurants with category and product counts
 //   POST /api/scans         {"restaurantId"} -> a QR menu scan recorded (201 {"id"})
+//   POST /api/orders        {"restaurantId", "tableNumber", "items": [{"productId", "quantity"}], "payment": "CASH"}
+//                           -> an order from the table's QR menu, its items and its payment, in one transaction
+//                           (201 {"id", "orderNumber", "totalAmount", "items": [ids], "paymentId"})
+//   POST /api/orders/status {"id", "status"} -> the order's new status (200 {"id", "status"})
+//   POST /api/orders/remove-item {"orderId", "itemId"} -> the item deleted, the total and payment lowered
 const crypto = require('crypto');
 const http = require('http');
 const { Pool } = require('pg');
@@ -74,6 +79,8 @@ async function health() {
   return [200, body];
 }
 
+const REFRESH_TOKENS_MIGRATION = '20260218190130_add_refresh_token_and_blacklist';
+
 async function login(req) {
   if (config.fault === 'login') return [500, { error: 'deliberately broken release (DEFNEQR_FAULT=login)' }];
   const { email, password } = await readJson(req);
@@ -85,7 +92,16 @@ async function login(req) {
   const user = result.rows[0];
   if (!user || !verifyPassword(password, user.password)) return [401, { error: 'invalid email or password' }];
   const token = tokens.sign({ sub: user.id, role: user.role }, config.jwtSecret);
-  return [200, { token, user: { id: user.id, email: user.email, name: user.name, role: user.role } }];
+  const answer = { token, user: { id: user.id, email: user.email, name: user.name, role: user.role } };
+  if (config.expectedMigration >= REFRESH_TOKENS_MIGRATION) {
+    // releases built on the refresh-token migration keep a refresh token and the login time
+    answer.refreshToken = crypto.randomBytes(32).toString('base64url');
+    await pool.query(
+      `INSERT INTO refresh_tokens (id, "userId", token, "expiresAt") VALUES ($1, $2, $3, now() + interval '30 days')`,
+      [`rft_${crypto.randomUUID()}`, user.id, answer.refreshToken]);
+    await pool.query('UPDATE users SET "lastLoginAt" = now() WHERE id = $1', [user.id]);
+  }
+  return [200, answer];
 }
 
 async function restaurants(req) {
@@ -114,11 +130,92 @@ async function recordScan(req) {
   return [201, { id }];
 }
 
+const ORDER_STATUSES = ['PENDING', 'PREPARING', 'READY', 'SERVED', 'COMPLETED', 'CANCELLED'];
+
+async function inTransaction(work) {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+// A guest orders from the table's QR menu and pays at the table: order, items and payment together.
+async function createOrder(req) {
+  const { restaurantId, tableNumber, items, payment } = await readJson(req);
+  if (typeof restaurantId !== 'string' || !Array.isArray(items) || items.length === 0 ||
+      !items.every((i) => typeof i.productId === 'string' && Number.isInteger(i.quantity) && i.quantity > 0)) {
+    return [400, { error: 'restaurantId and items [{productId, quantity}] are required' }];
+  }
+  return inTransaction(async (client) => {
+    const prices = await client.query(
+      'SELECT id, coalesce("basePrice", 0)::numeric AS price FROM products WHERE id = ANY($1) AND "restaurantId" = $2',
+      [items.map((i) => i.productId), restaurantId]);
+    const priceOf = new Map(prices.rows.map((row) => [row.id, Number(row.price)]));
+    if (items.some((i) => !priceOf.has(i.productId))) return [400, { error: 'unknown product for this restaurant' }];
+    const id = `ord_${crypto.randomUUID()}`;
+    const orderNumber = `QR-${Date.now()}-${crypto.randomBytes(3).toString('hex')}`;
+    const lines = items.map((i) => ({ ...i, id: `itm_${crypto.randomUUID()}`, total: priceOf.get(i.productId) * i.quantity }));
+    const total = lines.reduce((sum, line) => sum + line.total, 0).toFixed(2);
+    await client.query(
+      `INSERT INTO orders (id, "orderNumber", "restaurantId", "tableNumber", "totalAmount", "updatedAt")
+       VALUES ($1, $2, $3, $4, $5, now())`, [id, orderNumber, restaurantId, tableNumber || null, total]);
+    for (const line of lines) {
+      await client.query(
+        `INSERT INTO order_items (id, "orderId", "productId", quantity, "unitPrice", "totalPrice")
+         VALUES ($1, $2, $3, $4, $5, $6)`,
+        [line.id, id, line.productId, line.quantity, priceOf.get(line.productId).toFixed(2), line.total.toFixed(2)]);
+    }
+    const paymentId = `pay_${crypto.randomUUID()}`;
+    await client.query(
+      `INSERT INTO payments (id, "orderId", "restaurantId", amount, method, "updatedAt")
+       VALUES ($1, $2, $3, $4, $5, now())`, [paymentId, id, restaurantId, total, payment || 'CASH']);
+    return [201, { id, orderNumber, totalAmount: total, items: lines.map((line) => line.id), paymentId }];
+  });
+}
+
+async function setOrderStatus(req) {
+  const { id, status } = await readJson(req);
+  if (typeof id !== 'string' || !ORDER_STATUSES.includes(status)) {
+    return [400, { error: `id and a status (${ORDER_STATUSES.join(', ')}) are required` }];
+  }
+  const result = await pool.query(
+    'UPDATE orders SET status = $2, "updatedAt" = now() WHERE id = $1 AND NOT "isDeleted" RETURNING id, status', [id, status]);
+  return result.rows.length ? [200, result.rows[0]] : [404, { error: 'no such order' }];
+}
+
+// The waiter takes an item off the bill: the item goes, the order's total and its payment go down.
+async function removeOrderItem(req) {
+  const { orderId, itemId } = await readJson(req);
+  if (typeof orderId !== 'string' || typeof itemId !== 'string') return [400, { error: 'orderId and itemId are required' }];
+  return inTransaction(async (client) => {
+    const removed = await client.query(
+      'DELETE FROM order_items WHERE id = $1 AND "orderId" = $2 RETURNING "totalPrice"', [itemId, orderId]);
+    if (!removed.rows.length) return [404, { error: 'no such item on this order' }];
+    const order = await client.query(
+      `UPDATE orders SET "totalAmount" = "totalAmount" - $2, "updatedAt" = now() WHERE id = $1
+       RETURNING "totalAmount"::text AS total`, [orderId, removed.rows[0].totalPrice]);
+    await client.query('UPDATE payments SET amount = $2, "updatedAt" = now() WHERE "orderId" = $1',
+      [orderId, order.rows[0].total]);
+    return [200, { orderId, itemId, totalAmount: order.rows[0].total }];
+  });
+}
+
 const routes = {
   'GET /health': health,
   'POST /api/auth/login': login,
   'GET /api/restaurants': restaurants,
   'POST /api/scans': recordScan,
+  'POST /api/orders': createOrder,
+  'POST /api/orders/status': setOrderStatus,
+  'POST /api/orders/remove-item': removeOrderItem,
 };
 
 const server = http.createServer(async (req, res) => {
