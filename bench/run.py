@@ -409,12 +409,15 @@ class Bench:
         run_module('pg_capture', dict(self.params, login_db=db, database=db, state='present'))
         self.cluster.psql('CREATE DATABASE %s TEMPLATE %s' % (snapshot, db))
         inserts, updates = changes * 6 // 10, changes * 3 // 10
-        self.cluster.psql('''INSERT INTO menu_scans (id, "restaurantId") SELECT 'replay_' || g, 'rst_0000002'
-                               FROM generate_series(1, %d) g;
-                             UPDATE orders SET note = 'replayed' WHERE id IN (SELECT id FROM orders ORDER BY id LIMIT %d);
-                             DELETE FROM menu_scans WHERE id IN (SELECT id FROM menu_scans WHERE id NOT LIKE 'replay_%%'
-                                                                  ORDER BY id LIMIT %d);'''
-                          % (inserts, updates, changes - inserts - updates), db)
+        writer = postgres.connect(dict(self.params, login_db=db))
+        with writer.cursor() as cur:
+            cur.execute('''INSERT INTO menu_scans (id, "restaurantId") SELECT 'replay_' || %s || '_' || g, 'rst_0000002'
+                             FROM generate_series(1, %s) g''', (int(time.time()), inserts))
+            cur.execute('''UPDATE orders SET note = 'replayed' WHERE id IN (SELECT id FROM orders ORDER BY id LIMIT %s)''',
+                        (updates,))
+            cur.execute('''DELETE FROM menu_scans WHERE id IN (SELECT id FROM menu_scans WHERE id NOT LIKE 'replay%%'
+                                                                ORDER BY id LIMIT %s)''', (changes - inserts - updates,))
+        writer.close()
         self.cluster.psql('ALTER DATABASE %s RENAME TO %s' % (db, replaced))
         self.cluster.psql('ALTER DATABASE %s RENAME TO %s' % (snapshot, db))
         clock = time.perf_counter()

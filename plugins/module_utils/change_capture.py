@@ -201,16 +201,16 @@ def remove(conn, check_mode=False, lock_timeout='2s', attempts=5):
 
 _NET = '''
 CREATE TEMP TABLE dbops_net ON COMMIT DROP AS
-SELECT row_number() OVER (ORDER BY min(id)) AS seq, tbl, key,
-       CASE WHEN (array_agg(op ORDER BY id, sub))[1] = 'I'
-            THEN CASE WHEN (array_agg(op ORDER BY id DESC, sub DESC))[1] = 'D' THEN 'none' ELSE 'insert' END
-            ELSE CASE WHEN (array_agg(op ORDER BY id DESC, sub DESC))[1] = 'D' THEN 'delete' ELSE 'update' END
-       END AS action,
-       NULL::text AS wanted,
-       (array_agg(row ORDER BY id DESC, sub DESC))[1] AS row,
-       array_agg(DISTINCT id ORDER BY id) AS change_ids,
-       NULL::text AS reason
-  FROM dbops_change GROUP BY tbl, key
+SELECT g.*, g.action AS wanted, NULL::text AS reason,
+       ARRAY(SELECT k FROM jsonb_object_keys(g.row) k ORDER BY k) AS sig
+  FROM (SELECT row_number() OVER (ORDER BY min(id)) AS seq, tbl, key,
+               CASE WHEN (array_agg(op ORDER BY id, sub))[1] = 'I'
+                    THEN CASE WHEN (array_agg(op ORDER BY id DESC, sub DESC))[1] = 'D' THEN 'none' ELSE 'insert' END
+                    ELSE CASE WHEN (array_agg(op ORDER BY id DESC, sub DESC))[1] = 'D' THEN 'delete' ELSE 'update' END
+               END AS action,
+               (array_agg(row ORDER BY id DESC, sub DESC))[1] AS row,
+               array_agg(DISTINCT id ORDER BY id) AS change_ids
+          FROM dbops_change GROUP BY tbl, key) g
 '''
 
 
@@ -275,6 +275,11 @@ def _match(table, key):
         _sql('d.{c} = (jsonb_populate_record(NULL::{t}, n.key)).{c}', c=_ident(column), t=table) for column in key)
 
 
+# the net changes of one batch: a table's action and column set, or the listed seqs once a batch is split
+BATCH = pgsql.SQL('n.tbl = %(t)s AND n.action = %(a)s AND n.sig = %(sig)s::text[] '
+                  'AND (%(seqs)s::bigint[] IS NULL OR n.seq = ANY(%(seqs)s::bigint[]))') if pgsql else None
+
+
 class Replay(object):
     """One replay inside the restored database's open transaction."""
 
@@ -285,45 +290,38 @@ class Replay(object):
         self.applied = {}
         self.dropped = {}
 
-    def _batch(self, statement, name, action, seqs):
-        """Apply one batch; on failure split it until the failing rows are alone. A row that fails is tried
-        once more after every other change (a DELETE may free the unique value an INSERT needs), then
-        quarantined."""
+    def _batch(self, statement, name, action, signature, seqs=None):
+        """Apply one batch (all of the table's net changes of that action and column set, or the seqs
+        given); on failure split it until the failing rows are alone. A row that fails is tried once more
+        after every other change (a DELETE may free the unique value an INSERT needs), then quarantined."""
         with self.conn.cursor() as cur:
             cur.execute('SAVEPOINT dbops_batch')
             try:
-                cur.execute(statement, dict(t=name, a=action, seqs=seqs))
-                cur.execute('RELEASE SAVEPOINT dbops_batch')
+                cur.execute(statement, dict(t=name, a=action, sig=signature, seqs=seqs))
                 counts = self.applied.setdefault(name, {})
                 done = action.replace(LATER, '')
-                counts[done] = counts.get(done, 0) + len(seqs)
+                counts[done] = counts.get(done, 0) + cur.rowcount
+                cur.execute('RELEASE SAVEPOINT dbops_batch')
                 return
             except psycopg2.Error as err:
                 cur.execute('ROLLBACK TO SAVEPOINT dbops_batch')
                 cur.execute('RELEASE SAVEPOINT dbops_batch')
                 reason = _reason(err)
-        if len(seqs) == 1:
-            with self.conn.cursor() as cur:
+            if seqs is None:
+                cur.execute('SELECT seq FROM dbops_net WHERE tbl = %s AND action = %s AND sig = %s::text[] ORDER BY seq',
+                            (name, action, signature))
+                seqs = [row[0] for row in cur.fetchall()]
+            if len(seqs) == 1:
                 cur.execute('UPDATE dbops_net SET action = %s, reason = %s WHERE seq = ANY(%s)',
                             ('quarantine' if action.startswith(LATER) else LATER + action, reason, seqs))
-            return
+                return
         half = len(seqs) // 2
-        self._batch(statement, name, action, seqs[:half])
-        self._batch(statement, name, action, seqs[half:])
+        self._batch(statement, name, action, signature, seqs[:half])
+        self._batch(statement, name, action, signature, seqs[half:])
 
-    def _seqs(self, name, action, signature=None):
-        where = '' if signature is None else \
-            ' AND ARRAY(SELECT k FROM jsonb_object_keys(row) k ORDER BY k) = %(sig)s::text[]'
+    def _signatures(self, name, action):
         with self.conn.cursor() as cur:
-            cur.execute('SELECT seq FROM dbops_net WHERE tbl = %(t)s AND action = %(a)s' + where + ' ORDER BY seq',
-                        dict(t=name, a=action, sig=signature))
-            return [row[0] for row in cur.fetchall()]
-
-    def _signatures(self, name):
-        with self.conn.cursor() as cur:
-            cur.execute('''SELECT DISTINCT ARRAY(SELECT k FROM jsonb_object_keys(row) k ORDER BY k)
-                             FROM dbops_net WHERE tbl = %s AND action = ANY(%s)''',
-                        (name, ['insert', 'update', LATER + 'insert', LATER + 'update']))
+            cur.execute('SELECT DISTINCT sig FROM dbops_net WHERE tbl = %s AND action = %s', (name, action))
             return [row[0] for row in cur.fetchall()]
 
     def _missing_rows(self, name, table, key):
@@ -340,34 +338,31 @@ class Replay(object):
         table = _ident(self.schema, name)
         if not later:
             self._missing_rows(name, table, spec['key'])
-        for signature in self._signatures(name):
-            dropped = sorted(set(signature) - set(spec['columns']))
-            if dropped:
-                self.dropped.setdefault(name, set()).update(dropped)
-            columns = [c for c in spec['columns'] if c in signature]
-            names = pgsql.SQL(', ').join(_ident(c) for c in columns)
-            values = pgsql.SQL(', ').join(_sql('r.{}', _ident(c)) for c in columns)
-            insert = _sql('''INSERT INTO {table} ({names}) OVERRIDING SYSTEM VALUE
-                             SELECT {values} FROM dbops_net n CROSS JOIN LATERAL jsonb_populate_record(NULL::{table}, n.row) r
-                              WHERE n.tbl = %(t)s AND n.action = %(a)s AND n.seq = ANY(%(seqs)s)''',
-                          table=table, names=names, values=values)
-            update = _sql('''UPDATE {table} d SET ({names}) = (SELECT {values} FROM jsonb_populate_record(d, n.row) r)
-                               FROM dbops_net n
-                              WHERE n.tbl = %(t)s AND n.action = %(a)s AND n.seq = ANY(%(seqs)s) AND {match}''',
-                          table=table, names=names, values=values, match=_match(table, spec['key']))
-            for action, statement in ((later + 'insert', insert), (later + 'update', update)):
-                seqs = self._seqs(name, action, signature)
-                if seqs:
-                    self._batch(statement, name, action, seqs)
+        for action in (later + 'insert', later + 'update'):
+            for signature in self._signatures(name, action):
+                dropped = sorted(set(signature) - set(spec['columns']))
+                if dropped:
+                    self.dropped.setdefault(name, set()).update(dropped)
+                columns = [c for c in spec['columns'] if c in signature]
+                names = pgsql.SQL(', ').join(_ident(c) for c in columns)
+                values = pgsql.SQL(', ').join(_sql('r.{}', _ident(c)) for c in columns)
+                if action.endswith('insert'):
+                    statement = _sql('''INSERT INTO {table} ({names}) OVERRIDING SYSTEM VALUE
+                                         SELECT {values} FROM dbops_net n
+                                          CROSS JOIN LATERAL jsonb_populate_record(NULL::{table}, n.row) r
+                                          WHERE {batch}''', table=table, names=names, values=values, batch=BATCH)
+                else:
+                    statement = _sql('''UPDATE {table} d SET ({names}) = (SELECT {values} FROM jsonb_populate_record(d, n.row) r)
+                                           FROM dbops_net n WHERE {batch} AND {match}''',
+                                     table=table, names=names, values=values, batch=BATCH, match=_match(table, spec['key']))
+                self._batch(statement, name, action, signature)
 
     def deletes(self, name, later=''):
         table = _ident(self.schema, name)
-        statement = _sql('''DELETE FROM {table} d USING dbops_net n
-                             WHERE n.tbl = %(t)s AND n.action = %(a)s AND n.seq = ANY(%(seqs)s) AND {match}''',
-                         table=table, match=_match(table, self.old[name]['key']))
-        seqs = self._seqs(name, later + 'delete')
-        if seqs:
-            self._batch(statement, name, later + 'delete', seqs)
+        statement = _sql('''DELETE FROM {table} d USING dbops_net n WHERE {batch} AND {match}''',
+                         table=table, batch=BATCH, match=_match(table, self.old[name]['key']))
+        for signature in self._signatures(name, later + 'delete'):
+            self._batch(statement, name, later + 'delete', signature)
 
 
 def _reason(err):
@@ -450,13 +445,15 @@ def replay(source, target, schema='public', label='', quarantine_file=None, chec
         with target.cursor() as cur:
             cur.execute("SET LOCAL dbops.capture = 'off'")
         captured = _incoming(source, target)
+        with target.cursor() as cur:  # the restored copy's triggers would only cost a call per replayed row
+            for statement in _remove_statements(target):
+                cur.execute(statement)
         work = Replay(target, schema)
         with target.cursor() as cur:
             for name in sorted(set(row[0] for row in _fetch(cur, 'SELECT DISTINCT tbl FROM dbops_incoming'))):
                 if name in work.old and work.old[name]['key']:
                     _expand(cur, name, work.old[name]['key'])
             cur.execute(_NET)
-            cur.execute('UPDATE dbops_net SET wanted = action')
             cur.execute('''INSERT INTO dbops_net (seq, tbl, key, action, wanted, row, change_ids, reason)
                            SELECT (SELECT coalesce(max(seq), 0) FROM dbops_net) + row_number() OVER (ORDER BY id),
                                   tbl, old_key, 'quarantine',
@@ -467,6 +464,10 @@ def replay(source, target, schema='public', label='', quarantine_file=None, chec
                                        ELSE 'table is not in the restored schema (made by the new release)' END
                              FROM dbops_incoming i
                             WHERE op = 'T' OR NOT EXISTS (SELECT 1 FROM dbops_change c WHERE c.id = i.id)''')
+            # temp tables are never analyzed by autovacuum: without this the batches' plans scan them whole
+            cur.execute('CREATE INDEX ON dbops_net (seq)')
+            cur.execute('CREATE INDEX ON dbops_net (tbl, action, sig)')
+            cur.execute('ANALYZE dbops_net')
         order = [name for name in parents_first(work.old) if name in _touched(target)]
         for later in ('', LATER):
             for name in order:
@@ -476,8 +477,6 @@ def replay(source, target, schema='public', label='', quarantine_file=None, chec
         moved = _move_sequences(source, target, schema)
         quarantine = _record_quarantine(target, label)
         with target.cursor() as cur:
-            for statement in _remove_statements(target):
-                cur.execute(statement)
             _drop_empty_schema(cur)
         if check_mode:
             target.rollback()
@@ -521,6 +520,9 @@ def _touched(conn):
 
 def _record_quarantine(conn, label):
     with conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM dbops_net WHERE action = 'quarantine'")
+        if not cur.fetchone()[0]:
+            return []
         cur.execute("SELECT to_regnamespace('dbops') IS NULL")
         if cur.fetchone()[0]:
             cur.execute('CREATE SCHEMA dbops')
