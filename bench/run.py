@@ -385,8 +385,8 @@ class Bench:
         self.record('capture', scale, 'SQL write (INSERT scan + UPDATE order), capture on', stats(on), 'psycopg2 loop',
                     overhead_vs_raw=ratio, target_met=ratio <= 1.25)
         host = apphost.AppHost(os.path.join(self.work, 'capture-app-%s' % scale), pgcluster.free_port(), name='bench')
-        host.configure('postgresql://postgres:%s@127.0.0.1:%d/%s' % (self.cluster.superuser_password,
-                                                                   self.cluster.port, db))
+        url = 'postgresql://postgres:%s@127.0.0.1:%d/%s' % (self.cluster.superuser_password, self.cluster.port, db)
+        host.configure(url)
         try:
             host.start()
             host.wait_for_health(200)

@@ -436,10 +436,10 @@ def replay(source, target, schema='public', label='', quarantine_file=None, chec
     database it replaced). All or nothing: an error leaves the target exactly as restored."""
     started = time.time()
     if not _exists(source, 'dbops.change_log'):
+        note = ('none replayed: %s holds no change log (the capture had ended, the deploy was accepted, or it never '
+                'ran); what was written there since is only in that database' % source.info.dbname)
         return dict(changed=False, captured=0, replayed=0, applied={}, dropped_columns={}, quarantined={},
-                    quarantine=[], seconds=0.0, note='none replayed: %s holds no change log (the capture had ended, the deploy '
-                                          'was accepted, or it never ran); what was written there since is '
-                                          'only in that database' % source.info.dbname)
+                    quarantine=[], seconds=0.0, note=note)
     target.autocommit = False
     try:
         with target.cursor() as cur:

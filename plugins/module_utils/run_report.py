@@ -230,7 +230,8 @@ def plan_lines(journal, plan):
             (journal.get('database') or {}).get('name'), plan.get('backup_dest'), plan.get('backup_verify'),
             prepare.get('backup_estimate'), prepare.get('free_bytes')),
         '3 stop: the backend on %s' % hosts,
-        '4 migrate: rollback point by %s, then apply %d migration(s): %s (lint findings: %s)' % (
+        '4 migrate: %srollback point by %s, then apply %d migration(s): %s (lint findings: %s)' % (
+            'change capture on (a rollback replays the writes made after it), ' if plan.get('capture') else '',
             plan.get('strategy'), len(pending), ', '.join(pending) or '-', prepare.get('lint_findings')),
         '5 verify: migration status, expected indexes, database health',
         '6 start: switch %s to release %s, start, wait for /health' % (hosts, prepare.get('release')),

@@ -118,11 +118,10 @@ def test_orders_with_items_and_payment_status_and_item_removal(app, pg, filled_d
     prices = postgres.query(conn, '''SELECT id, "basePrice"::text AS price FROM products
                                      WHERE id IN ('prd_0000003_00_00', 'prd_0000003_00_01') ORDER BY id''')
     expected = '%.2f' % (2 * float(prices[0]['price']) + float(prices[1]['price']))
-    stored = postgres.query(conn, '''SELECT o."totalAmount"::text AS total, o.status::text AS status,
-                                            p.amount::text AS paid, (SELECT count(*) FROM order_items i
-                                                                    WHERE i."orderId" = o.id) AS items
-                                       FROM orders o JOIN payments p ON p."orderId" = o.id WHERE o.id = %s''',
-                              (order['id'],))
+    stored = postgres.query(conn, '''
+        SELECT o."totalAmount"::text AS total, o.status::text AS status, p.amount::text AS paid,
+               (SELECT count(*) FROM order_items i WHERE i."orderId" = o.id) AS items
+          FROM orders o JOIN payments p ON p."orderId" = o.id WHERE o.id = %s''', (order['id'],))
     assert stored == [dict(total=expected, status='PENDING', paid=expected, items=2)] and order['totalAmount'] == expected
     assert http('POST', app.url + '/api/orders/status', dict(id=order['id'], status='SERVED')) == (
         200, dict(id=order['id'], status='SERVED'))

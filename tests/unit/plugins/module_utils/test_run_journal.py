@@ -151,3 +151,29 @@ def test_every_failed_host_is_named_with_its_error_and_this_runs_log_lines():
     assert '- Trigger: step 4 (migrate) on app1, app2' in text
     assert '### app2: The login answered 200 with a token' in text
     assert 'Error: relation "sessions" does not exist' in text.split('### app1')[1].split('### app2')[0]
+
+
+def _restored_line(replay):
+    report = run_report.build(_journal(rollback=dict(healthy=True, database='snapshot: swapped back', replay=replay)),
+                              'rolled_back', '', '2026-02-18T02:01:03+00:00')
+    rollback = [section for section in report['checklist'] if section['section'] == 'Rollback'][0]['lines']
+    return [line for line in rollback if line['item'] == 'Database restored from backup'][0], report
+
+
+def test_the_restored_line_says_what_became_of_the_writes_after_the_rollback_point():
+    line, report = _restored_line(dict(captured=12, replayed=9, seconds=0.4, dropped_columns=dict(users=['lastLoginAt']),
+                                       quarantined=dict(refresh_tokens={'table is not in the restored schema': 2}),
+                                       quarantine_report_file='/r/quarantine.jsonl'))
+    assert line['done']
+    assert '12 captured, 9 rows replayed, 2 quarantined (refresh_tokens: table is not in the restored schema x2' in \
+        line['evidence'] and '/r/quarantine.jsonl' in line['evidence'] and 'users(lastLoginAt)' in line['evidence']
+    assert '9 rows replayed' in run_report.summary(report)
+
+
+def test_a_failed_replay_is_not_ticked_and_names_where_the_writes_are():
+    line, report = _restored_line(dict(failed='audit service unavailable', kept_in='dijitalmenu_old_20260218'))
+    assert not line['done']
+    assert 'REPLAY FAILED' in line['evidence'] and 'dijitalmenu_old_20260218' in line['evidence']
+    assert 'REPLAY FAILED' in run_report.summary(report)
+    untouched, _report = _restored_line({})
+    assert untouched['done'] and 'not captured' in untouched['evidence']
