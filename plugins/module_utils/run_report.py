@@ -325,6 +325,9 @@ def summary(report, path=''):
         rollback = report['incident']['rollback']
         parts.append('rolled back: database %s; %s; release %s' % (rollback.get('database'), writes_kept(rollback),
                                                                    rollback.get('release')))
+    if ((report.get('evidence') or {}).get('capture') or {}).get('kept'):
+        parts.append('change capture kept on (deploy_capture_until=kept): rollback.yml keeps the writes made since; '
+                     'end it with ansible-playbook -i <inventory> defneqr.dbops.end_capture')
     if report.get('plan'):
         parts.append('dry run, nothing changed; would run: ' + ' | '.join(report['plan']))
     if path:

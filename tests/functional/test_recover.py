@@ -15,7 +15,8 @@ import pytest
 
 import apphost
 import paths
-from test_deploy_playbook import M11, fingerprints, history, scan_ids, start, world  # noqa: F401  pylint: disable=unused-import
+from ansible_collections.defneqr.dbops.plugins.module_utils import postgres
+from test_deploy_playbook import M11, ScanWriter, fingerprints, history, scan_ids, start, world  # noqa: F401  pylint: disable=unused-import
 
 sys.path.insert(0, os.path.join(paths.REPO, 'examples', 'demo'))
 import run_demo  # noqa: E402  pylint: disable=wrong-import-position,wrong-import-order
@@ -23,6 +24,7 @@ import run_demo  # noqa: E402  pylint: disable=wrong-import-position,wrong-impor
 RECOVER = os.path.join(paths.REPO, 'playbooks', 'recover.yml')
 DEPLOY = os.path.join(paths.REPO, 'playbooks', 'deploy.yml')
 ROLLBACK = os.path.join(paths.REPO, 'playbooks', 'rollback.yml')
+END_CAPTURE = os.path.join(paths.REPO, 'playbooks', 'end_capture.yml')
 
 
 def lock_dir(world):
@@ -40,6 +42,14 @@ def assert_back_on_previous_release(world, before):
     assert live[-1] == M11 and all(name <= M11 for name in live)
     assert not [r for r in rows if not r['finished_at'] and not r['rolled_back_at']], rows
     assert not os.path.exists(lock_dir(world)), 'the lock outlived the recovery'
+
+
+def capture_log_present(world):
+    conn = postgres.connect(world.params)
+    try:
+        return postgres.query(conn, "SELECT to_regclass('dbops.change_log') IS NOT NULL AS present")[0]['present']
+    finally:
+        conn.close()
 
 
 def recovered_report(world, run_id):
@@ -115,7 +125,7 @@ def test_check_mode_changes_nothing_and_a_report_that_cannot_be_written_does_not
     code = world.playbook(DEPLOY, '-vvv', '-e', json.dumps(dict(
         deploy_release_id='1.4.0', deploy_release_archive=world.archives['new'], deploy_monitor_seconds=2,
         deploy_expected_indexes=run_demo.runbook_indexes(), deploy_report_dir=str(blocked / 'reports'),
-        deploy_run_id='deploy-unreported')), quiet=True)
+        deploy_run_id='deploy-unreported', deploy_capture_until='kept')), quiet=True)
     assert code == 0, world.last_output[-4000:]
     # no secret at any verbosity: the smoke user's bearer token and password, the database password
     assert not re.search(r'eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.', world.last_output), 'a JWT reached the output'
@@ -129,15 +139,30 @@ def test_check_mode_changes_nothing_and_a_report_that_cannot_be_written_does_not
     for host in world.hosts:
         assert apphost.http('GET', host.url + '/health')[1]['release'] == '1.4.0'
 
+    # deploy_capture_until=kept: the capture stays on after acceptance (end_capture --check changes nothing)
+    code = world.playbook(END_CAPTURE, '--check', quiet=True)
+    assert code == 0 and capture_log_present(world), world.last_output[-3000:]
+    writer = ScanWriter(world.hosts[0].url)  # customers of the accepted release 1.4.0
+    writer.start()
+    time.sleep(3)
+    writer.stop()
+    assert writer.acked, 'the writer got no acknowledgement'
     # a person's rollback.yml with no variables rolls back the last deploy from its journal
     code = world.playbook(ROLLBACK, '--check', quiet=True)
     assert code == 0 and 'Would roll back deploy-unreported' in world.last_output, world.last_output[-3000:]
+    assert 'then replay the writes captured since its rollback point' in world.last_output
     assert apphost.http('GET', world.hosts[0].url + '/health')[1]['release'] == '1.4.0'
     code = world.playbook(ROLLBACK, '-e', 'rollback_run_id=rollback-by-hand', quiet=True)
     assert code == 0, world.last_output[-4000:]
     assert_back_on_previous_release(world, before)
     by_hand = recovered_report(world, 'rollback-by-hand')
     assert by_hand['kind'] == 'rollback' and 'swapped back' in by_hand['incident']['rollback']['database']
+    # every scan the accepted release acknowledged is kept by the later rollback, and the capture is gone
+    assert set(i for _at, i in writer.acked) <= scan_ids(world.params)
+    assert by_hand['incident']['rollback']['replay']['replayed'] >= len(writer.acked)
+    assert not capture_log_present(world)
+    code = world.playbook(END_CAPTURE, quiet=True)
+    assert code == 0 and 'No change capture was on' in world.last_output, world.last_output[-3000:]
     with open(os.path.join(world.reports, 'rollback-by-hand', 'report.md'), encoding='utf-8') as stream:
         assert '- Trigger: decided by a person' in stream.read()
     code = world.playbook(ROLLBACK, quiet=True)
