@@ -85,7 +85,8 @@ SELECT c.relname AS name,
        (SELECT array_agg(a.attname::text ORDER BY array_position(i.indkey::int2[], a.attnum))
           FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
          WHERE i.indrelid = c.oid AND i.indisprimary) AS key,
-       EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname = %(trigger)s) AS captured
+       EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname = %(trigger)s) AS captured,
+       pg_has_role(c.relowner, 'USAGE') AS owned
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE n.nspname = %(schema)s AND c.relkind = 'r' AND NOT c.relispartition AND c.relname <> ALL(%(exclude)s)
  ORDER BY c.relname
@@ -120,12 +121,30 @@ def refuse_keyless(names, schema):
                       % (schema, (', %s.' % schema).join(names), 'has' if len(names) == 1 else 'have'))
 
 
+def refuse_unowned(names, schema, conn):
+    """Triggers are added and dropped by the tables' owner, the schema dbops made by a role with CREATE."""
+    if names:
+        raise PgError('Change capture adds a trigger to every table and removes it after the deploy, which only the '
+                      "table's owner may do; %s.%s %s owned by a role %s is not a member of. Connect as the owner "
+                      '(the role the migrations run as), GRANT the owner role to it, or list the tables in '
+                      'capture_exclude.' % (schema, (', %s.' % schema).join(names), 'is' if len(names) == 1 else 'are',
+                                            conn.info.user))
+    may_create = query(conn, '''SELECT CASE WHEN to_regnamespace('dbops') IS NULL
+                                            THEN has_database_privilege(current_database(), 'CREATE')
+                                            ELSE has_schema_privilege('dbops', 'CREATE') END AS ok''')[0]['ok']
+    if not may_create:
+        raise PgError('Change capture keeps its log in the schema dbops, and %s may not create it (or create in it) '
+                      'in database %s. GRANT CREATE ON DATABASE %s TO %s (or create the schema dbops owned by it), '
+                      'or turn capture off.' % (conn.info.user, conn.info.dbname, conn.info.dbname, conn.info.user))
+
+
 def install(conn, schema='public', exclude=(), check_mode=False):
     """Put the log and the triggers in place on every table that has none yet (also tables a migration created)."""
     exclude = list(exclude) + ['_prisma_migrations']
     found = tables(conn, schema, exclude)
     refuse_keyless([t['name'] for t in found if not t['key']], schema)
     missing = [t for t in found if not t['captured']]
+    refuse_unowned([t['name'] for t in missing if not t['owned']], schema, conn)
     if missing and not check_mode:
         with conn.cursor() as cur:
             cur.execute('BEGIN')
