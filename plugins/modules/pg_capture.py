@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: pg_capture
 short_description: Capture the application's writes after a rollback point and replay them after a rollback
-version_added: 0.6.0
+version_added: 0.3.0
 description:
   - C(state=present) puts a change log (schema C(dbops)) and row triggers on every table of I(schema) that has
     none yet, C(_prisma_migrations) and I(exclude) aside. Each INSERT, UPDATE and DELETE is logged in the same

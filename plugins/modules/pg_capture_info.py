@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: pg_capture_info
 short_description: The change log of a deploy's capture, and the quarantine of the rollbacks' replays
-version_added: 0.6.0
+version_added: 0.3.0
 description:
   - Reports whether a change log of M(defneqr.dbops.pg_capture) is in the database, how many changes it holds and
     its size on disk, the tables that carry the capture trigger, and the rows earlier replays quarantined
