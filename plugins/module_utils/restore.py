@@ -46,13 +46,10 @@ def load_source(src, s3_opts=None, work_dir=None):
 
 def compare_rows(conn, manifest):
     """Tables whose row count differs from the dump's (empty when the manifest has no exact counts)."""
-    expected = dict((backup_mod.table_key(t), t.get('rows')) for t in manifest.get('tables', []))
     if not manifest.get('exact_counts'):
         return dict(compared=0, differ=[])
     counts = backup_mod.exact_counts(conn, manifest['tables'])
-    differ = ['%s (backup %s, restored %s)' % (n, rows, counts.get(n)) for n, rows in sorted(expected.items())
-              if counts.get(n) != rows]
-    return dict(compared=len(expected), differ=differ)
+    return dict(compared=len(manifest['tables']), differ=backup_mod.row_count_differences(manifest['tables'], counts))
 
 
 def database_owner(conn, name):
