@@ -281,5 +281,6 @@ def plan_retention(manifests, now, days, min_keep, intact=lambda manifest: True)
 
 
 def parse_time(text):
+    """ISO time; naive times (Ansible's now(utc=true)) are UTC."""
     value = datetime.datetime.fromisoformat(text.replace('Z', '+00:00'))
     return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)

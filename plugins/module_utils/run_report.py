@@ -8,7 +8,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import datetime
+from ansible_collections.defneqr.dbops.plugins.module_utils.backup_store import parse_time
 
 NOT_AUTOMATED = 'not part of this run: a person does this'
 
@@ -45,18 +45,10 @@ def rehearsal_rollback(rehearsal):
     return 'not tested (%s)' % (rehearsal.get('error') or 'no rehearsal')
 
 
-def parse(stamp):
-    """ISO time; naive times (Ansible's now(utc=true)) are UTC."""
-    if not stamp:
-        return None
-    value = datetime.datetime.fromisoformat(stamp.replace('Z', '+00:00'))
-    return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
-
-
 def seconds_between(start, end):
     if not start or not end:
         return None
-    return round((parse(end) - parse(start)).total_seconds(), 3)
+    return round((parse_time(end) - parse_time(start)).total_seconds(), 3)
 
 
 def timed_steps(steps):
