@@ -89,10 +89,11 @@ def write_private(path, text):
     folder = os.path.dirname(path)
     if folder and not os.path.isdir(folder):
         make_private_dir(folder)
-    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # a link planted in its place is refused, never followed (it could point at any file we may write)
+    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     with os.fdopen(handle, 'w') as stream:
+        os.fchmod(stream.fileno(), 0o600)
         stream.write(text)
-    os.chmod(path, 0o600)
 
 
 def file_entries(folder):
@@ -120,7 +121,7 @@ def sync_tree(folder):
 
 def write_json_durably(path, document):
     tmp = path + '.partial'
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, 'w') as stream:
         json.dump(document, stream, indent=2, sort_keys=True, default=str)
         stream.flush()

@@ -91,7 +91,8 @@ options:
   report:
     description:
       - Write a Markdown report (the runbook's seven sections as tables, then the findings with their fixes)
-        to this path, and the JSON result beside it (C(.json)). Not written in check mode.
+        to this path, and the JSON result beside it (C(.json)), both mode 0600 as they hold query texts (a missing
+        folder is made 0700; a link in a file's place is refused). Not written in check mode.
     type: path
 extends_documentation_fragment:
   - defneqr.dbops.postgres
@@ -172,6 +173,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.defneqr.dbops.plugins.module_utils import health
 from ansible_collections.defneqr.dbops.plugins.module_utils import pgbackrest
 from ansible_collections.defneqr.dbops.plugins.module_utils import postgres
+from ansible_collections.defneqr.dbops.plugins.module_utils.backup_store import write_private
 
 
 def baseline_probes(baseline):
@@ -179,11 +181,6 @@ def baseline_probes(baseline):
     if isinstance(baseline, dict):
         baseline = baseline.get('checks', baseline).get('probes', {}).get('rows', [])
     return baseline or []
-
-
-def write_private(path, text):
-    with open(path, 'w') as stream:
-        stream.write(text)
 
 
 def main():

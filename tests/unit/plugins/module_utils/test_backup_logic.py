@@ -1,5 +1,7 @@
 """Pure logic of backups: compression choice, pg_dump argv, retention plans, names."""
 import datetime
+import os
+import stat
 
 import pytest
 
@@ -148,3 +150,22 @@ def test_derived_names_keep_their_time_stamp_within_63_bytes():
     assert backup.is_derived_name(first, long_name) and backup.is_derived_name('dijitalmenu_pre_1', 'dijitalmenu')
     assert not backup.is_derived_name('dijitalmenu', 'dijitalmenu') and not backup.is_derived_name('other_old_1', 'dijitalmenu')
     assert not backup.is_derived_name('dijitalmenux_old_1', 'dijitalmenu')
+
+
+def test_private_files_are_0600_in_a_0700_folder_and_a_planted_link_is_refused(tmp_path):
+    report = tmp_path / 'reports' / 'health.md'
+    store.write_private(str(report), 'SELECT secret FROM t')
+    assert stat.S_IMODE(os.stat(str(report)).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(str(report.parent)).st_mode) == 0o700
+    shared = tmp_path / 'shared.md'
+    shared.write_text('old')
+    os.chmod(str(shared), 0o644)
+    store.write_private(str(shared), 'new')
+    assert stat.S_IMODE(os.stat(str(shared)).st_mode) == 0o600 and shared.read_text() == 'new'
+    victim = tmp_path / 'victim'
+    victim.write_text('keep me')
+    planted = tmp_path / 'planted.jsonl'
+    os.symlink(str(victim), str(planted))
+    with pytest.raises(OSError):
+        store.write_private(str(planted), 'rows')
+    assert victim.read_text() == 'keep me'
