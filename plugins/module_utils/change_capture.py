@@ -25,7 +25,7 @@ import os
 import time
 
 from ansible_collections.defneqr.dbops.plugins.module_utils.backup_store import write_private
-from ansible_collections.defneqr.dbops.plugins.module_utils.postgres import PgError, query
+from ansible_collections.defneqr.dbops.plugins.module_utils.postgres import PgError, identifier, query
 
 try:
     from psycopg2 import sql as pgsql
@@ -93,10 +93,6 @@ SELECT c.relname AS name,
 '''
 
 
-def _ident(*names):
-    return pgsql.Identifier(*names)
-
-
 def _sql(template, *args, **kwargs):
     return pgsql.SQL(template).format(*args, **kwargs)
 
@@ -107,10 +103,6 @@ def _exists(conn, relation):
 
 def tables(conn, schema, exclude):
     return query(conn, _TABLES, dict(schema=schema, exclude=list(exclude), trigger=TRIGGER))
-
-
-def keyless(conn, schema, exclude):
-    return [t['name'] for t in tables(conn, schema, exclude) if not t['key']]
 
 
 def refuse_keyless(names, schema):
@@ -150,12 +142,12 @@ def install(conn, schema='public', exclude=(), check_mode=False):
             cur.execute('BEGIN')
             cur.execute(_LOG)
             for table in missing:
-                target = _ident(schema, table['name'])
+                target = identifier(schema, table['name'])
                 args = pgsql.SQL(', ').join(pgsql.Literal(column) for column in table['key'])
                 cur.execute(_sql('CREATE TRIGGER {} AFTER INSERT OR UPDATE OR DELETE ON {} FOR EACH ROW '
-                                 'EXECUTE FUNCTION dbops.capture_row({})', _ident(TRIGGER), target, args))
+                                 'EXECUTE FUNCTION dbops.capture_row({})', identifier(TRIGGER), target, args))
                 cur.execute(_sql('CREATE TRIGGER {} BEFORE TRUNCATE ON {} FOR EACH STATEMENT '
-                                 'EXECUTE FUNCTION dbops.capture_truncate()', _ident(TRUNCATE_TRIGGER), target))
+                                 'EXECUTE FUNCTION dbops.capture_truncate()', identifier(TRUNCATE_TRIGGER), target))
             cur.execute('COMMIT')
     return dict(changed=bool(missing), tables=[t['name'] for t in found], added=[t['name'] for t in missing])
 
@@ -177,7 +169,7 @@ def _remove_statements(conn):
                                 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
                                 JOIN pg_namespace n ON n.oid = c.relnamespace
                                WHERE t.tgname IN (%s, %s) ORDER BY 1, 2, 3''', (TRIGGER, TRUNCATE_TRIGGER))
-    statements = [_sql('DROP TRIGGER {} ON {}', _ident(t['name']), _ident(t['schema'], t['table'])) for t in triggers]
+    statements = [_sql('DROP TRIGGER {} ON {}', identifier(t['name']), identifier(t['schema'], t['table'])) for t in triggers]
     if _exists(conn, 'dbops.change_log') or triggers:
         statements += [pgsql.SQL('DROP FUNCTION IF EXISTS dbops.capture_row(), dbops.capture_truncate()'),
                        pgsql.SQL('DROP TABLE IF EXISTS dbops.change_log')]
@@ -291,7 +283,7 @@ def _expand(cur, name, key):
 def _match(table, key):
     """d.<key> = typed key of the net change n."""
     return pgsql.SQL(' AND ').join(
-        _sql('d.{c} = (jsonb_populate_record(NULL::{t}, n.key)).{c}', c=_ident(column), t=table) for column in key)
+        _sql('d.{c} = (jsonb_populate_record(NULL::{t}, n.key)).{c}', c=identifier(column), t=table) for column in key)
 
 
 # the net changes of one batch: a table's action and column set, or the listed seqs once a batch is split
@@ -354,7 +346,7 @@ class Replay(object):
 
     def upserts(self, name, later=''):
         spec = self.old[name]
-        table = _ident(self.schema, name)
+        table = identifier(self.schema, name)
         if not later:
             self._missing_rows(name, table, spec['key'])
         for action in (later + 'insert', later + 'update'):
@@ -363,8 +355,8 @@ class Replay(object):
                 if dropped:
                     self.dropped.setdefault(name, set()).update(dropped)
                 columns = [c for c in spec['columns'] if c in signature]
-                names = pgsql.SQL(', ').join(_ident(c) for c in columns)
-                values = pgsql.SQL(', ').join(_sql('r.{}', _ident(c)) for c in columns)
+                names = pgsql.SQL(', ').join(identifier(c) for c in columns)
+                values = pgsql.SQL(', ').join(_sql('r.{}', identifier(c)) for c in columns)
                 if action.endswith('insert'):
                     statement = _sql('''INSERT INTO {table} ({names}) OVERRIDING SYSTEM VALUE
                                          SELECT {values} FROM dbops_net n
@@ -377,7 +369,7 @@ class Replay(object):
                 self._batch(statement, name, action, signature)
 
     def deletes(self, name, later=''):
-        table = _ident(self.schema, name)
+        table = identifier(self.schema, name)
         statement = _sql('''DELETE FROM {table} d USING dbops_net n WHERE {batch} AND {match}''',
                          table=table, batch=BATCH, match=_match(table, self.old[name]['key']))
         for signature in self._signatures(name, later + 'delete'):
@@ -438,7 +430,7 @@ def _move_sequences(source, target, schema):
         for row in owned:
             cur.execute(_sql('''SELECT setval(%(s)s, m) FROM (SELECT max({c}) AS m FROM {t}) x
                                  WHERE m > (SELECT last_value FROM {seq})''',
-                             c=_ident(row['column']), t=_ident(schema, row['table']),
+                             c=identifier(row['column']), t=identifier(schema, row['table']),
                              seq=pgsql.SQL(row['sequence'])), dict(s=row['sequence']))
             if cur.fetchone() and row['table'] not in moved:
                 moved.append(row['table'])
