@@ -139,6 +139,13 @@ def history(params):
                                                     'FROM _prisma_migrations ORDER BY started_at')
 
 
+def capture_left_in(params, database):
+    """How many capture triggers and dbops schemas a database still holds."""
+    return postgres.query(postgres.connect(params, database=database), '''
+        SELECT (SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'dbops%%') AS triggers,
+               (SELECT count(*) FROM pg_namespace WHERE nspname = 'dbops') AS schemas''')[0]
+
+
 def changed_backend(tmp_path, change):
     """A copy of the example backend with a change made by change(folder)."""
     folder = tmp_path / 'changed-backend'
@@ -155,8 +162,11 @@ def world(tmp_path):
     shutil.rmtree(demo.cluster.base_dir, ignore_errors=True) if demo.cluster else None
 
 
-def start(world, host_vars=None):
+def start(world, host_vars=None, plant=''):
     world.prepare(host_vars=host_vars, quiet=True)
+    if plant:  # SQL run on the prepared database before the previous release starts
+        with postgres.connect(world.params).cursor() as cur:
+            cur.execute(plant)
     world.start_previous_release(quiet=True)
     before = dict(static=fingerprints(world.params), scans=scan_ids(world.params))
     writer = Writers(ScanWriter(world.hosts[0].url), OrderWriter(world.hosts[1].url))
@@ -254,10 +264,7 @@ def test_deploy_succeeds_with_all_eight_steps(world):
     snapshot = postgres.query(conn, "SELECT datname FROM pg_database WHERE datname LIKE %s",
                               (world.params['login_db'] + '_pre_%',))
     for database in [world.params['login_db']] + [row['datname'] for row in snapshot]:
-        left = postgres.query(postgres.connect(dict(world.params, login_db=database)), '''
-            SELECT (SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'dbops%%') AS triggers,
-                   (SELECT count(*) FROM pg_namespace WHERE nspname = 'dbops') AS schemas''')
-        assert left == [dict(triggers=0, schemas=0)], (database, left)
+        assert capture_left_in(world.params, database) == dict(triggers=0, schemas=0), database
     assert len(snapshot) == 1
     lines = dict((line['item'], line['done']) for section in report['checklist'] for line in section['lines'])
     assert lines['Full database backup completed'] and lines['Smoke tests passed']
@@ -340,6 +347,52 @@ def test_step7_failing_smoke_test(world):
     with open(os.path.join(report['folder'], 'report.md'), encoding='utf-8') as stream:
         text = stream.read()
     assert '### app1: ' in text and '### app2: ' in text and 'on app1, app2' in text
+
+
+def test_a_replay_that_fails_leaves_the_database_as_restored_and_the_play_says_so(world):
+    """A replay that fails as a whole must not keep the app down nor pretend: the old release comes back on
+    the database exactly as restored, and the report says REPLAY FAILED and names the database holding the
+    writes. The failure is planted: a deferred trigger that refuses writes made with the capture off, so
+    the replay's commit fails (as a full disk or a lost connection would at that point)."""
+    before, writer = start(world, plant='''
+        CREATE FUNCTION refuse_uncaptured() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF current_setting('dbops.capture', true) = 'off' THEN
+            RAISE EXCEPTION 'planted: no writes with the capture off';
+          END IF;
+          RETURN NULL;
+        END $$;
+        CREATE CONSTRAINT TRIGGER refuse_uncaptured AFTER INSERT ON menu_scans DEFERRABLE INITIALLY DEFERRED
+          FOR EACH ROW EXECUTE FUNCTION refuse_uncaptured()''')
+    code, report = run(world, writer, world.archives['broken'], '1.4.0-broken')
+    assert code != 0 and report['outcome'] == 'rolled_back', world.last_output[-3000:]
+    rollback = report['incident']['rollback']
+    assert rollback['healthy'] is True and rollback['database'].startswith('snapshot: swapped back'), rollback
+    replay = rollback['replay']
+    assert 'planted: no writes with the capture off' in replay['failed'], replay
+    for host in world.hosts:
+        status, body = apphost.http('GET', host.url + '/health')
+        assert status == 200 and body['release'] == '1.3.0' and body['migration'] == M11, (host.name, body)
+    assert fingerprints(world.params) == before['static']
+    steps = report['steps'] + [report['incident']['trigger']['step']]
+    restarted = next(s['started'] for s in steps if s.get('name') == 'start')
+    # every acknowledged scan is accounted for: in the live database (as restored, then the old release's),
+    # or in the replaced database's change log (the new release's), never in both
+    in_db = scan_ids(world.params)
+    kept = set(row['id'] for row in postgres.query(
+        postgres.connect(world.params, database=replay['kept_in']),
+        "SELECT new_row->>'id' AS id FROM dbops.change_log WHERE tbl = 'menu_scans' AND op = 'I'"))
+    acked = dict((i, at.isoformat()) for at, i in writer.acked)
+    by_new_release = set(acked) & kept
+    assert by_new_release, 'the new release took no scan: the test proves nothing'
+    assert set(acked) <= in_db | kept and not in_db & kept
+    assert all(acked[i] >= restarted for i in by_new_release)
+    assert all(i in in_db for i, at in acked.items() if at < restarted)
+    checklist = [line for section in report['checklist'] if section['section'] == 'Rollback'
+                 for line in section['lines'] if line['item'] == 'Database restored from backup']
+    assert not checklist[0]['done'] and 'REPLAY FAILED' in checklist[0]['evidence'], checklist
+    with open(os.path.join(report['folder'], 'report.md'), encoding='utf-8') as stream:
+        assert 'REPLAY FAILED' in stream.read()
 
 
 def test_step8_probe_slowdown_during_monitoring(world, tmp_path):

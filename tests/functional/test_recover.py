@@ -16,7 +16,7 @@ import pytest
 import apphost
 import paths
 from ansible_collections.defneqr.dbops.plugins.module_utils import postgres
-from test_deploy_playbook import M11, ScanWriter, fingerprints, history, scan_ids, start, world  # noqa: F401  pylint: disable=unused-import
+from test_deploy_playbook import M11, ScanWriter, capture_left_in, fingerprints, history, scan_ids, start, world  # noqa: F401  pylint: disable=unused-import
 
 sys.path.insert(0, os.path.join(paths.REPO, 'examples', 'demo'))
 import run_demo  # noqa: E402  pylint: disable=wrong-import-position,wrong-import-order
@@ -57,9 +57,8 @@ def recovered_report(world, run_id):
         return json.load(stream)
 
 
-@pytest.mark.parametrize('step', [3, 4, 6, 8])
-def test_sigkill_in_a_step_then_recover_brings_every_host_back(world, tmp_path, step):
-    before, writer = start(world)
+def killed_in_step(world, tmp_path, step):
+    """A deploy whose ansible-playbook is SIGKILLed in the middle of `step`; returns its journal."""
     archive = run_demo.slow_release(str(tmp_path / 'slow.tar.gz')) if step == 4 else world.archives['new']
     if step == 8:
         world.monitor_seconds = 30
@@ -81,6 +80,13 @@ def test_sigkill_in_a_step_then_recover_brings_every_host_back(world, tmp_path, 
             world.kill(process)
     left = world.journal()
     assert left and left['status'] == 'running', 'the journal must survive the kill'
+    return left
+
+
+@pytest.mark.parametrize('step', [3, 4, 6, 8])
+def test_sigkill_in_a_step_then_recover_brings_every_host_back(world, tmp_path, step):
+    before, writer = start(world)
+    left = killed_in_step(world, tmp_path, step)
     # a deploy started before recover.yml refuses and names it
     code, _report = world.deploy(world.archives['new'], '1.4.0', quiet=True)
     assert code != 0 and 'defneqr.dbops.recover' in world.last_output and left['run_id'] in world.last_output
@@ -99,6 +105,26 @@ def test_sigkill_in_a_step_then_recover_brings_every_host_back(world, tmp_path, 
     if step == 4:  # and the next deploy works (once: each costs a whole deploy)
         code, report = world.deploy(world.archives['new'], '1.4.0', quiet=True)
         assert code == 0 and report['outcome'] == 'deployed', world.last_output[-3000:]
+
+
+def test_recover_that_accepts_a_run_ends_its_capture_in_the_live_database_and_its_snapshot(world, tmp_path):
+    """Killed in step 8 and accepted by a person (recover_action=accept): recover finishes the run as its
+    deploy would have, so no trigger or change log stays behind, neither live nor in the snapshot."""
+    _before, writer = start(world)
+    left = killed_in_step(world, tmp_path, 8)
+    code = world.playbook(RECOVER, '-e', 'recover_action=accept', quiet=True)
+    writer.stop()
+    assert code == 0, world.last_output[-4000:]
+    report = recovered_report(world, left['run_id'])
+    assert report['outcome'] == 'deployed' and report['recovered']['action'] == 'accept', report.get('recovered')
+    for host in world.hosts:
+        assert apphost.http('GET', host.url + '/health')[1]['release'] == '1.4.0'
+    assert set(i for _at, i in writer.acked) <= scan_ids(world.params)
+    snapshot = left['rollback_point']['database']
+    assert snapshot, left['rollback_point']
+    for database in (world.params['login_db'], snapshot):
+        assert capture_left_in(world.params, database) == dict(triggers=0, schemas=0), database
+    assert not os.path.exists(lock_dir(world))
 
 
 def test_check_mode_changes_nothing_and_a_report_that_cannot_be_written_does_not_undo_a_deploy(world, tmp_path):
