@@ -7,7 +7,8 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(abspath build/collections)
 
 .PHONY: setup lint sanity units functional e2e molecule test demo demo-rollback bench clean
-E2E := tests/functional/test_deploy_playbook.py tests/functional/test_recover.py tests/functional/test_backup_playbooks.py
+E2E := tests/functional/test_deploy_playbook.py tests/functional/test_recover.py tests/functional/test_backup_playbooks.py \
+	tests/functional/test_ssh_hosts.py
 
 $(VENV)/.installed: requirements.txt
 	python3 -m venv $(VENV)

@@ -97,6 +97,8 @@ class Demo:
         self.outcome = None
         self.last_output = None
         self.reports = os.path.join(root, 'reports')
+        self.backup_dest = os.path.join(root, 'backups')  # on the db host
+        self.inventory = os.path.join(root, 'inventory.json')
 
     def prepare(self, host_vars=None, quiet=False):
         if os.path.isdir(self.root):
@@ -132,25 +134,36 @@ class Demo:
         app_hosts = {}
         self.hosts = []
         for name in ('app1', 'app2'):
-            host = apphost.AppHost(os.path.join(self.root, name), pgcluster.free_port(), name=name)
+            host, reach = self.app_host(name)
             self.hosts.append(host)
-            app_hosts[name] = dict(app_root=host.base_dir, app_port=host.port, app_pm2_home=host.pm2_home,
-                                   app_pm2_bin=apphost.PM2, app_log_dir=host.log_dir,
+            app_hosts[name] = dict(reach, app_root=host.base_dir, app_port=host.port,
                                    app_env=dict(DATABASE_URL=url, JWT_SECRET='demo-jwt-secret'))
             overrides = dict((host_vars or {}).get(name, {}))
             app_hosts[name]['app_env'].update(overrides.pop('app_env_extra', {}))
             app_hosts[name].update(overrides)
         inventory = dict(all=dict(
-            vars=dict(ansible_connection='local', ansible_python_interpreter=sys.executable,
-                      dbops_db_name='dijitalmenu', dbops_db_login_host='127.0.0.1',
+            vars=dict(self.reach_all(), dbops_db_name='dijitalmenu', dbops_db_login_host='127.0.0.1',
                       dbops_db_login_port=self.cluster.port, dbops_db_login_user=pgcluster.APP_ROLE,
                       dbops_db_login_password=params['login_password'], dbops_db_ssl_mode='disable',
-                      dbops_pg_bin_dir=self.cluster.bin_dir, dbops_backup_dest=os.path.join(self.root, 'backups'),
-                      deploy_report_dir=os.path.join(self.root, 'reports'),
+                      dbops_backup_dest=self.backup_dest,
                       demo_previous_release='1.3.0', demo_previous_archive=self.archives['previous']),
-            children=dict(db=dict(hosts=dict(db1={})), app=dict(hosts=app_hosts))))
-        self.inventory = os.path.join(self.root, 'inventory.json')
+            children=dict(db=dict(hosts=dict(db1=self.db_host())), app=dict(hosts=app_hosts))))
+        os.makedirs(os.path.dirname(self.inventory), exist_ok=True)
         write_private(self.inventory, json.dumps(inventory, indent=2))  # holds passwords: 0600
+
+    # How the hosts are reached; the SSH suite (tests/functional/test_ssh_hosts.py) reaches them over SSH.
+    def reach_all(self):
+        """Variables of every host: this machine, with this Python, the cluster's own client programs."""
+        return dict(ansible_connection='local', ansible_python_interpreter=sys.executable,
+                    dbops_pg_bin_dir=self.cluster.bin_dir, deploy_report_dir=self.reports)
+
+    def db_host(self):
+        return {}
+
+    def app_host(self, name):
+        """(the host, its inventory variables): own folder, port and pm2 daemon on this machine."""
+        host = apphost.AppHost(os.path.join(self.root, name), pgcluster.free_port(), name=name)
+        return host, dict(app_pm2_home=host.pm2_home, app_pm2_bin=apphost.PM2, app_log_dir=host.log_dir)
 
     def playbook_argv(self, path, *extra):
         env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=paths.collections_root(), ANSIBLE_FORCE_COLOR='0',
@@ -187,7 +200,7 @@ class Demo:
     def journal(self):
         """The journal of the run holding the deploy lock, or None."""
         try:
-            with open(os.path.join(self.root, 'backups', '.deploy.lock', 'journal.json'), encoding='utf-8') as stream:
+            with open(os.path.join(self.backup_dest, '.deploy.lock', 'journal.json'), encoding='utf-8') as stream:
                 return json.load(stream)
         except (OSError, ValueError):
             return None
