@@ -128,6 +128,11 @@ def owned_by(path, account):
 
 def test_backups_drills_and_health_over_ssh(world, lab, s3):
     client, backup_s3 = s3
+    # the default /backups belongs to root: refused before anything starts, naming the folder, account and fix
+    code, out = play(world, 'backup.yml', backup_kind='daily', dbops_backup_dest='/backups')
+    assert code != 0 and 'not ready for the run, as dbadmin' in out, out[-3000:]
+    assert 'install -d -o dbadmin -m 0700 /backups' in out and 'set dbops_backup_dest' in out
+    assert not os.path.exists('/backups')
     code, out = play(world, 'backup.yml', backup_kind='daily')
     assert code == 0, out[-3000:]
     [daily] = os.listdir(os.path.join(world.backup_dest, 'daily'))
@@ -150,7 +155,7 @@ def test_backups_drills_and_health_over_ssh(world, lab, s3):
     assert secret_free(out)
     # the health report's default folder is root's (/var/log/defneqr/health): refused with the fix, nothing made
     code, out = play(world, 'health.yml')
-    assert code != 0 and '/var/log/defneqr/health' in out, out[-3000:]
+    assert code != 0 and 'install -d -o dbadmin -m 0700 /var/log/defneqr/health' in out, out[-3000:]
     reports = os.path.join(lab.home('dbadmin'), 'health')
     code, out = play(world, 'health.yml', health_report_dir=reports)
     assert code == 0, out[-3000:]
@@ -174,6 +179,15 @@ def test_deploy_rollback_and_automatic_rollback_over_ssh(world, lab):
         assert os.path.isdir(os.path.join(lab.home(name), '.pm2'))
         listed = lab.ssh(name, 'pgrep -u %s -f src/server.js' % name)
         assert listed.returncode == 0 and listed.stdout.split(), (name, listed.stderr)
+    # a pm2 that is not where the inventory says: refused on both app hosts before the lock, nothing changed
+    code = world.playbook(os.path.join(paths.REPO, 'playbooks', 'deploy.yml'), '-e', json.dumps(
+        world.deploy_variables(world.archives['new'], '1.4.0', dict(app_pm2_bin='/opt/no-pm2/pm2'))), quiet=True)
+    out = world.last_output
+    assert code != 0 and '/opt/no-pm2/pm2 is not an executable file (missing)' in out, out[-3000:]
+    assert 'or set app_pm2_bin' in out and 'as app1 (nothing was changed)' in out and 'as app2 (nothing' in out
+    assert not os.path.exists(os.path.join(world.backup_dest, '.deploy.lock'))
+    assert not os.path.exists(os.path.join(world.hosts[0].base_dir, 'releases', '1.4.0'))
+    assert all(body.get('release') == '1.3.0' for body in health(world).values())
     writer = ScanWriter(world.hosts[0].url)
     writer.start()
     code, report = run(world, writer, world.archives['new'], '1.4.0')
