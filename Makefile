@@ -24,7 +24,17 @@ examples/defneqr/backend/node_modules/.installed: examples/defneqr/backend/packa
 	cd examples/defneqr/backend && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-setup: $(VENV)/.installed tools/pm2/node_modules/.installed examples/defneqr/backend/node_modules/.installed
+# awx.awx for playbooks/awx_templates.yml (lint and its test), taken from the pinned `ansible` package on PyPI:
+# Galaxy is not reachable from these machines.
+AWX_COLLECTION := build/collections/ansible_collections/awx/awx/MANIFEST.json
+$(AWX_COLLECTION): $(VENV)/.installed
+	rm -rf build/awx-download
+	$(BIN)/pip download --quiet --disable-pip-version-check --no-deps -d build/awx-download ansible==12.3.0
+	$(PY) -c 'import glob, zipfile; z = zipfile.ZipFile(glob.glob("build/awx-download/ansible-*.whl")[0]); \
+	  z.extractall("build/collections", [n for n in z.namelist() if n.startswith("ansible_collections/awx/awx/")])'
+	rm -rf build/awx-download
+
+setup: $(VENV)/.installed tools/pm2/node_modules/.installed examples/defneqr/backend/node_modules/.installed $(AWX_COLLECTION)
 	$(PY) -c 'import sys; sys.path.insert(0, "tests/harness"); import paths; paths.collections_root()'
 
 lint: setup

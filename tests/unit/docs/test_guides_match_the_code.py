@@ -12,7 +12,7 @@ GUIDES = sorted(glob.glob(os.path.join(REPO, 'docs', '*.md')) + [os.path.join(RE
 PREFIXES = ('dbops', 'deploy', 'backup', 'app', 'rollback', 'recover', 'health_report', 'wal_archive', 'restore',
             'release')
 NAMED_VARIABLE = re.compile(r'`(?:-e )?((?:%s)_[a-z0-9_]+)(?:[=:][^`]*)?`' % '|'.join(PREFIXES))
-NAMED_PLAYBOOK = re.compile(r'(?:playbooks/|defneqr\.dbops\.)([a-z_]+)(\.yml)?\b')
+NAMED_PLAYBOOK = re.compile(r'(?:playbooks/|defneqr\.dbops\.)([a-z_]+)(\.yml)?\b(?!/)')
 
 
 def _code_text():
