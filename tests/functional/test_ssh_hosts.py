@@ -147,10 +147,22 @@ def test_backups_drills_and_health_over_ssh(world, lab, s3):
     keys = [o['Key'] for o in client.list_objects_v2(Bucket='defneqr-ssh')['Contents']]
     [weekly] = set(key.split('/')[2] for key in keys if key.startswith('dijitalmenu/weekly/'))
     assert secret_free(out)
+    # a schedule is refused when it is installed if the db host cannot run its weekly job (here a Python
+    # without Debian's packages: no psycopg2, no boto3), not at 2 AM
+    bare = lab.ssh('dbadmin', '/usr/bin/python3 -m venv --without-pip ~/bare-python && echo ~/bare-python/bin/python3')
+    assert bare.returncode == 0, bare.stderr
+    cron_file = os.path.join(world.root, 'cron.d-defneqr')
+    code, out = play(world, 'backup.yml', backup_kind='schedule', backup_s3=backup_s3, backup_cron_file=cron_file,
+                     backup_log_dir=os.path.join(world.root, 'logs'), ansible_python_interpreter=bare.stdout.strip())
+    assert code != 0 and 'apt-get install python3-psycopg2' in out and 'apt-get install python3-boto3' in out, out[-3000:]
+    assert not os.path.exists(cron_file)
     code, out = play(world, 'backup.yml', backup_kind='drill')
     assert code == 0 and 'Restore it into a scratch database' in out, out[-3000:]
+    code, out = play(world, 'restore.yml')
+    assert code != 0 and 'Set restore_src to the backup to restore' in out, out[-3000:]
+    # the bucket and prefix come from the URL, the endpoint and keys from backup_s3 (as the weekly job has them)
     code, out = play(world, 'restore.yml', restore_src='s3://defneqr-ssh/dijitalmenu/weekly/%s' % weekly,
-                     restore_mode='drill', restore_s3=dict(S3_KEYS, endpoint_url=backup_s3['endpoint_url']))
+                     restore_mode='drill', backup_s3=backup_s3)
     assert code == 0, out[-3000:]
     assert secret_free(out)
     # the health report's default folder is root's (/var/log/defneqr/health): refused with the fix, nothing made
