@@ -5,6 +5,7 @@ with the exact commands. Results: bench/results/<date>.json, a Markdown table (p
 written next to it) and a PNG chart of the ratios. QUICK=1 measures scale 1 only.
 """
 import datetime
+import functools
 import json
 import os
 import platform
@@ -22,6 +23,7 @@ sys.path.insert(0, os.path.join(REPO, 'tests', 'harness'))
 sys.path.insert(0, os.path.join(REPO, 'examples', 'defneqr'))
 sys.path.insert(0, os.path.join(REPO, 'examples', 'demo'))
 import apphost  # noqa: E402  pylint: disable=wrong-import-position
+import loopxfs  # noqa: E402  pylint: disable=wrong-import-position
 import paths  # noqa: E402  pylint: disable=wrong-import-position
 import pgcluster  # noqa: E402  pylint: disable=wrong-import-position
 from modrun import run_module  # noqa: E402  pylint: disable=wrong-import-position
@@ -121,11 +123,12 @@ class Bench:
             group, scale, name, stats['median'], stats['min'], stats['max'],
             ''.join(' %s=%s' % item for item in extra.items())))
 
-    def database(self, scale, target=None):
+    def database(self, scale, target=None, cluster=None, params=None):
         name = 'bench_s%s' % str(scale).replace('.', '_')
-        self.cluster.psql('DROP DATABASE IF EXISTS %s WITH (FORCE)' % name)
-        self.cluster.psql('CREATE DATABASE %s' % name)
-        params = dict(self.params, login_db=name)
+        cluster = cluster or self.cluster
+        cluster.psql('DROP DATABASE IF EXISTS %s WITH (FORCE)' % name)
+        cluster.psql('CREATE DATABASE %s' % name)
+        params = dict(params or self.params, login_db=name)
         prisma_migrations.deploy(postgres.connect(params), prisma_migrations.Project(paths.BACKEND), target=target)
         generate_data.load(postgres.connect(params, autocommit=False), scale, log=lambda *a: None)
         return name
@@ -447,6 +450,42 @@ class Bench:
             runs=1)
         self.record('scaling', 3, 'snapshot (CREATE DATABASE ... TEMPLATE)', stats, 'pg_backup method=snapshot')
 
+    def _snapshot(self, params, db, method, taken):
+        made = run_module('pg_backup', dict(params, database=db, dest=os.path.join(self.work, 'xfs'), method='snapshot',
+                                            snapshot_method=method, label='%s%d' % (method, len(taken))))
+        if made.get('failed'):
+            raise RuntimeError(made['msg'])
+        taken.append(made['backup']['snapshot_database'])
+        return made
+
+    def snapshot_clone(self, scales):
+        """The snapshot inside the outage, made by PostgreSQL 18 on an XFS with reflink: cloned vs copied."""
+        disk = loopxfs.LoopXfs(size='16G').start()
+        cluster = pgcluster.Cluster(name='bench-xfs', base_dir=os.path.join(disk.mount, 'pg'), durable=True).start()
+        params = dict(self.params, login_port=cluster.port, login_password=cluster.superuser_password,
+                      pg_bin_dir=cluster.bin_dir)
+        try:
+            for scale in scales:
+                db = self.database(scale, cluster=cluster, params=params)
+                size = postgres.query(postgres.connect(dict(params, login_db=db)),
+                                      'SELECT pg_database_size(current_database()) AS n')[0]['n']
+                medians = {}
+                for method in ('copy', 'clone'):
+                    taken = []
+                    stats, _made = timed(functools.partial(self._snapshot, params, db, method, taken))
+                    for name in taken:
+                        cluster.psql('DROP DATABASE IF EXISTS %s' % name)
+                    medians[method] = stats['median']
+                    extra = dict(database_mb=size >> 20)
+                    if method == 'clone':
+                        extra['speedup_vs_copy'] = round(medians['copy'] / stats['median'], 1)
+                    self.record('clone', scale, 'snapshot on XFS, snapshot_method=%s' % method, stats,
+                                'pg_backup method=snapshot snapshot_method=%s' % method, **extra)
+                cluster.psql('DROP DATABASE %s WITH (FORCE)' % db)
+        finally:
+            cluster.stop()
+            disk.stop()
+
     def run(self):
         for scale in self.scales:
             print('== scale %g: loading' % scale)
@@ -457,6 +496,7 @@ class Bench:
             self.capture(scale, db)
         if len(self.scales) > 1:
             self.scaling()
+        self.snapshot_clone(sorted(set(self.scales) | ({3} if len(self.scales) > 1 else set())))
         self.migrations()
         self.wide_catalogue()
         for scale in self.scales:
@@ -477,7 +517,7 @@ class Bench:
                     'ratio_vs_psql',
                     'swap_seconds', 'checks_seconds', 'exit_code', 'downtime_target', 'target_met', 'report_downtime',
                     'total_seconds',
-                    'overhead_seconds', 'steps', 'replay_seconds', 'quarantined')
+                    'overhead_seconds', 'steps', 'replay_seconds', 'quarantined', 'database_mb', 'speedup_vs_copy')
             ratio = ', '.join('%s %s' % (k, row[k]) for k in keys if k in row)
             cells = (row['group'], row['scale'], row['name'], row['median'], row['min'], row['max'], ratio)
             lines.append('| %s | %s | %s | %.3f | %.3f-%.3f | %s |' % cells)

@@ -99,13 +99,72 @@ def database_oid(conn, name):
     return rows[0]['oid'] if rows else None
 
 
-def clone_database(conn, source, target):
-    """CREATE DATABASE target TEMPLATE source, with a file copy where the server has it (PG15+)."""
+def clone_database(conn, source, target, method='auto'):
+    """CREATE DATABASE target TEMPLATE source. Returns how its files were made: `clone` (PostgreSQL 18's
+    file_copy_method=clone: reflinks on XFS or btrfs, constant time whatever the size), `copy` (every byte;
+    FILE_COPY from PostgreSQL 15 on) or `wal_log` (older servers), with why a clone was not made.
+    auto tries the clone and copies when the server or the data directory's filesystem cannot clone:
+    detected by the attempt, which fails at the first file (PostgreSQL removes what it made)."""
     require_createdb(conn)
-    statement = 'CREATE DATABASE {target} TEMPLATE {source}'
-    if postgres.server_version(conn) >= 150000:
-        statement += ' STRATEGY FILE_COPY'
-    postgres.query(conn, postgres.compose(statement, target=target, source=source))
+    version = postgres.server_version(conn)
+    statement = postgres.compose('CREATE DATABASE {target} TEMPLATE {source}' +
+                                 (' STRATEGY FILE_COPY' if version >= 150000 else ''), target=target, source=source)
+    not_cloned = ''
+    if method == 'copy':
+        not_cloned = 'snapshot_method=copy'
+    elif version < 180000:
+        not_cloned = 'PostgreSQL %s has no file_copy_method (18 has)' % postgres.major_of(version)
+    else:
+        try:
+            postgres.query(conn, "SET file_copy_method = 'clone'")
+            postgres.query(conn, statement)
+            return dict(copy_method='clone', not_cloned='')
+        except postgres.DRIVER_ERRORS as err:
+            not_cloned = 'the data directory cannot clone files: %s' % postgres.first_line(err)
+        finally:
+            postgres.query(conn, 'RESET file_copy_method')
+    if method == 'clone':
+        raise clone_refusal(not_cloned)
+    postgres.query(conn, statement)
+    return dict(copy_method='copy' if version >= 150000 else 'wal_log', not_cloned=not_cloned)
+
+
+def clone_refusal(not_cloned):
+    return PgError('A constant-time snapshot (snapshot_method=clone) cannot be made: %s. Put the data directory on '
+                   'XFS made with reflink=1 (the default of mkfs.xfs) or btrfs with PostgreSQL 18, or use '
+                   'snapshot_method=auto, which copies instead.' % not_cloned)
+
+
+# A file copy of a database, measured here: 1.16 GB in 3.3 s. Used until this host has a copy of its own to go by.
+DEFAULT_COPY_BYTES_PER_SECOND = 300 * 1024 * 1024
+CLONE_PROBE = 'dbops_clone_probe'
+
+
+def predict_snapshot(admin, store, kind, size, method):
+    """How the snapshot would be made and how long it would take, without touching the database: a clone
+    of template0 (a few MB, dropped at once) tells whether this server and filesystem clone; a copy is
+    predicted from the database's size at the rate of this host's newest measured snapshot copy."""
+    probe_started = time.time()
+    drop_database(admin, CLONE_PROBE)
+    try:
+        made = clone_database(admin, 'template0', CLONE_PROBE, 'auto' if method == 'clone' else method)
+    finally:
+        drop_database(admin, CLONE_PROBE)
+    if made['copy_method'] == 'clone':
+        return dict(copy_method='clone', not_cloned='', predicted_seconds=round(time.time() - probe_started, 3),
+                    predicted_from='a clone of template0 now (constant in the size)')
+    if method == 'clone':
+        raise clone_refusal(made['not_cloned'])
+    copies = [m for m in store.backups(kind) if m.get('copy_method') == 'copy' and m.get('database_size')
+              and (m.get('duration') or 0) > 0.5]
+    rate, source = DEFAULT_COPY_BYTES_PER_SECOND, 'the default rate of %d MB/s' % (DEFAULT_COPY_BYTES_PER_SECOND >> 20)
+    if copies:
+        newest = copies[0]  # newest first
+        rate = newest['database_size'] / newest['duration']
+        source = 'this host\'s snapshot %s (%d MB in %s s)' % (
+            newest['id'], newest['database_size'] >> 20, newest['duration'])
+    return dict(copy_method=made['copy_method'], not_cloned=made['not_cloned'], database_size=size,
+                predicted_seconds=round(size / rate, 1), predicted_from='%d MB at %s' % (size >> 20, source))
 
 
 def require_createdb(conn):
@@ -280,13 +339,17 @@ class BackupJob(object):
         if check_mode:
             require_createdb(admin)
             plan['sessions'] = sessions_on(admin, self.database)
+            plan.update(predict_snapshot(admin, self.store, self.kind, self.database_size(),
+                                         self.options.get('snapshot_method') or 'auto'))
             return dict(backup=plan)
+        size = self.database_size()
         self.conn.close()  # our own session would block the copy
         clock = time.time()
         terminated = free_the_database(admin, self.database, self.options.get('terminate_sessions'))
-        clone_database(admin, self.database, target)
+        made = clone_database(admin, self.database, target, self.options.get('snapshot_method') or 'auto')
         manifest = record_database(self.store, admin, self.kind, self.database, target, started, label,
-                                   duration=round(time.time() - clock, 3), terminated_sessions=terminated)
+                                   duration=round(time.time() - clock, 3), terminated_sessions=terminated,
+                                   database_size=size, **made)
         self.conn = postgres.connect(self.params, database=self.database)
         return dict(backup=manifest)
 

@@ -90,7 +90,7 @@ def checklist(evidence, outcome, failure, rollback):
         _line('Rollback script prepared and tested', bool(rehearsal.get('rollback_tested')),
               'rollback scripts %s; rehearsal: %s; rollback point: %s' % (
                   rehearsal_rollback(rehearsal), rehearsal_summary(rehearsal),
-                  point.get('snapshot_database') or point.get('id') or 'none')),
+                  rollback_point_words(point))),
         _line('Maintenance window scheduled', prepare.get('window') not in (None, 'none'),
               'window %s' % prepare.get('window')),
         _line('Team notified', False, NOT_AUTOMATED),
@@ -139,6 +139,15 @@ def checklist(evidence, outcome, failure, rollback):
             _line('Incident report created', True, 'this report'),
         ]))
     return sections
+
+
+def rollback_point_words(point):
+    """The rollback point, and for a snapshot how its files were made (clone: constant time) and in how long."""
+    words = point.get('snapshot_database') or point.get('id') or 'none'
+    if point.get('copy_method'):
+        words += ' (%s in %s s%s)' % (point['copy_method'], point.get('duration'),
+                                      '; not cloned: %s' % point['not_cloned'] if point.get('not_cloned') else '')
+    return words
 
 
 def writes_kept(rollback):
@@ -212,6 +221,14 @@ def trigger(journal):
     return failure
 
 
+def snapshot_prediction(snapshot):
+    if not snapshot.get('copy_method'):
+        return ''
+    return ' (%s, about %s s: %s%s)' % (snapshot['copy_method'], snapshot.get('predicted_seconds'),
+                                        snapshot.get('predicted_from'),
+                                        '; not cloned: %s' % snapshot['not_cloned'] if snapshot.get('not_cloned') else '')
+
+
 def plan_lines(journal, plan):
     """What each later step of a dry run would do."""
     prepare = (journal.get('evidence') or {}).get('prepare') or {}
@@ -222,9 +239,10 @@ def plan_lines(journal, plan):
             (journal.get('database') or {}).get('name'), plan.get('backup_dest'), plan.get('backup_verify'),
             prepare.get('backup_estimate'), prepare.get('free_bytes')),
         '3 stop: the backend on %s' % hosts,
-        '4 migrate: %srollback point by %s, then apply %d migration(s): %s (lint findings: %s)' % (
+        '4 migrate: %srollback point by %s%s, then apply %d migration(s): %s (lint findings: %s)' % (
             'change capture on (a rollback replays the writes made after it), ' if plan.get('capture') else '',
-            plan.get('strategy'), len(pending), ', '.join(pending) or '-', prepare.get('lint_findings')),
+            plan.get('strategy'), snapshot_prediction(prepare.get('snapshot') or {}), len(pending),
+            ', '.join(pending) or '-', prepare.get('lint_findings')),
         '5 verify: migration status, expected indexes, database health',
         '6 start: switch %s to release %s, start, wait for /health' % (hosts, prepare.get('release')),
         '7 smoke: login, token, restaurants on %s' % hosts,

@@ -24,6 +24,11 @@ description:
     point-in-time restore can stop exactly there, for example just before a deploy's migrations.
   - Replaces the runbook's C(pg_dump -F c -Z 9), C(pg_restore --list) check, C(find -mtime +30 -delete) and
     C(pg_dump | aws s3 cp -).
+  - One module with I(method), not one per verb, by choice. Every method writes the same manifest into the same
+    store under the same retention (a snapshot and a dump of kind C(snapshot) expire together, by the same
+    fresh checks), takes the same connection and returns the same C(backup) shape, as community.postgresql's
+    C(postgresql_db) keeps dump and restore in one module. I(method=restore_point) writes no backup and returns
+    C(restore_point) instead; I(retention_only) only expires.
 options:
   database:
     description:
@@ -120,6 +125,15 @@ options:
       - With I(method=snapshot), end other sessions on the database instead of refusing.
     type: bool
     default: false
+  snapshot_method:
+    description:
+      - With I(method=snapshot), how the database's files are made. C(auto) clones them where PostgreSQL 18's
+        C(file_copy_method=clone) works on the data directory's filesystem (XFS with reflink, btrfs; constant time
+        whatever the size) and copies them otherwise, saying why in C(backup.not_cloned). C(clone) refuses
+        instead of copying; C(copy) always copies.
+    type: str
+    choices: [auto, clone, copy]
+    default: auto
   retention_only:
     description:
       - Take no backup; only expire old backups of I(kind) by I(retention_days) and I(min_keep) (the runbook's
@@ -132,59 +146,19 @@ options:
     type: str
     choices: [ full, diff, incr ]
     default: full
-  s3:
-    description:
-      - Upload the backup after it succeeded locally (the runbook's weekly cloud backup). Credentials come from
-        boto3's usual chain unless I(access_key)/I(secret_key) are set.
-    type: dict
-    suboptions:
-      bucket:
-        description: Bucket name.
-        type: str
-        required: true
-      prefix:
-        description: Key prefix; the backup goes to C(<prefix>/<kind>/<id>/).
-        type: str
-        default: ''
-      region:
-        description: AWS region.
-        type: str
-      endpoint_url:
-        description: S3 endpoint of another provider or a test server.
-        type: str
-      access_key:
-        description: Access key id.
-        type: str
-      secret_key:
-        description: Secret access key.
-        type: str
-      sse:
-        description: Server-side encryption (C(AES256) or C(aws:kms)); empty for none.
-        type: str
-        default: AES256
-      kms_key_id:
-        description: KMS key for I(sse=aws:kms).
-        type: str
-      storage_class:
-        description: Storage class of the uploaded objects.
-        type: str
-        default: STANDARD
-      lifecycle_days:
-        description: Ensure a bucket lifecycle rule that expires C(<prefix>/<kind>/) after this many days
-          (the runbook's 90 days for weekly backups).
-        type: int
-      multipart_chunk_mb:
-        description: Part size of multipart uploads.
-        type: int
-        default: 64
 extends_documentation_fragment:
   - defneqr.dbops.postgres
+  - defneqr.dbops.s3
   - defneqr.dbops.pgbackrest
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
-    details: Returns the plan (argv, destination, compression, free-space check, leftovers and retention) and writes nothing.
+    details:
+      - Returns the plan (argv, destination, compression, free-space check, leftovers and retention) and writes nothing.
+      - With I(method=snapshot), the plan predicts the snapshot (C(copy_method), C(predicted_seconds),
+        C(predicted_from)); to know whether this server and filesystem clone, it clones C(template0) into
+        C(dbops_clone_probe) and drops it at once, the one object a dry run makes.
   diff_mode:
     support: none
   platform:
@@ -283,6 +257,17 @@ backup:
     snapshot_database:
       description: With I(method=snapshot), the database holding the copy.
       type: str
+    copy_method:
+      description: With I(method=snapshot), C(clone), C(copy) or C(wal_log) (PostgreSQL before 15).
+      type: str
+    not_cloned:
+      description: With I(method=snapshot) and no clone, why (the server's version, or its error on the attempt).
+      type: str
+    predicted_seconds:
+      description:
+        - With I(method=snapshot) in check mode, how long the snapshot would take inside the outage, and
+          C(predicted_from) what that is based on (a clone now, or the size at this host's measured copy rate).
+      type: float
   sample:
     id: dijitalmenu_20260218T021503Z_add_performance_indexes
     folder: /backups/pre_migration/dijitalmenu_20260218T021503Z_add_performance_indexes
@@ -353,6 +338,7 @@ def main():
         retention_days=dict(type='int'),
         min_keep=dict(type='int', default=3),
         terminate_sessions=dict(type='bool', default=False),
+        snapshot_method=dict(type='str', choices=['auto', 'clone', 'copy'], default='auto'),
         retention_only=dict(type='bool', default=False),
         s3=dict(type='dict', options=s3_argument_spec()),
     )

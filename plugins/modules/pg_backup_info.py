@@ -49,33 +49,9 @@ options:
     type: str
     choices: [ none, checksum, list, full ]
     default: none
-  s3:
-    description:
-      - List backups on S3 instead of I(dest).
-    type: dict
-    suboptions:
-      bucket:
-        description: Bucket name.
-        type: str
-        required: true
-      prefix:
-        description: Key prefix the backups were uploaded under.
-        type: str
-        default: ''
-      region:
-        description: AWS region.
-        type: str
-      endpoint_url:
-        description: S3 endpoint of another provider or a test server.
-        type: str
-      access_key:
-        description: Access key id.
-        type: str
-      secret_key:
-        description: Secret access key.
-        type: str
 extends_documentation_fragment:
   - defneqr.dbops.postgres
+  - defneqr.dbops.s3.listing
   - defneqr.dbops.pgbackrest
   - ansible.builtin.action_common_attributes
 attributes:

@@ -83,25 +83,9 @@ options:
     description:
       - Where an C(s3://) backup is downloaded (removed afterwards). Default the system temporary folder.
     type: path
-  s3:
-    description:
-      - S3 connection for an C(s3://) I(src), as in M(defneqr.dbops.pg_backup) (I(bucket) comes from the URI).
-    type: dict
-    suboptions:
-      region:
-        description: AWS region.
-        type: str
-      endpoint_url:
-        description: S3 endpoint of another provider or a test server.
-        type: str
-      access_key:
-        description: Access key id.
-        type: str
-      secret_key:
-        description: Secret access key.
-        type: str
 extends_documentation_fragment:
   - defneqr.dbops.postgres
+  - defneqr.dbops.s3.source
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:

@@ -109,6 +109,11 @@ def test_snapshot_then_swap_back_restores_the_data_in_constant_time(pg, sample_d
                                             label='pre_test'))
     assert not snap.get('failed'), snap.get('msg')
     assert snap['backup']['snapshot_database'] == sample_db + '_pre_test'
+    # how its files were made, and why not cloned (test_snapshot_clone.py proves the clone on XFS)
+    made = snap['backup']
+    assert (made['copy_method'] == 'clone') == (made['not_cloned'] == ''), made
+    if pg.version_num < 180000:
+        assert made['copy_method'] == 'copy' and 'has no file_copy_method (18 has)' in made['not_cloned']
     conn = postgres.connect(tcp_params(pg, login_db=sample_db))
     postgres.query(conn, 'DROP TABLE menu_scans')  # a migration gone wrong
     conn.close()
