@@ -57,9 +57,12 @@ def exact_counts(conn, tables):
 
 
 def sessions_on(conn, database):
+    """The sessions that would block CREATE DATABASE ... TEMPLATE or a rename. Not autovacuum workers: the
+    server ends those itself (a freshly loaded or busy database often has one)."""
     return postgres.query(conn, (
         "SELECT pid, usename AS user, application_name, client_addr::text AS client, state "
-        "FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"), (database,))
+        "FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid() "
+        "AND backend_type IS DISTINCT FROM 'autovacuum worker'"), (database,))
 
 
 def sessions_left(conn, database, seconds):
