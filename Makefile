@@ -20,6 +20,10 @@ tools/pm2/node_modules/.installed: tools/pm2/package-lock.json
 	cd tools/pm2 && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+tools/prisma/node_modules/.installed: tools/prisma/package-lock.json
+	cd tools/prisma && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 examples/defneqr/backend/node_modules/.installed: examples/defneqr/backend/package-lock.json
 	cd examples/defneqr/backend && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
@@ -34,7 +38,8 @@ $(AWX_COLLECTION): $(VENV)/.installed
 	  z.extractall("build/collections", [n for n in z.namelist() if n.startswith("ansible_collections/awx/awx/")])'
 	rm -rf build/awx-download
 
-setup: $(VENV)/.installed tools/pm2/node_modules/.installed examples/defneqr/backend/node_modules/.installed $(AWX_COLLECTION)
+setup: $(VENV)/.installed tools/pm2/node_modules/.installed tools/prisma/node_modules/.installed \
+	examples/defneqr/backend/node_modules/.installed $(AWX_COLLECTION)
 	$(PY) -c 'import sys; sys.path.insert(0, "tests/harness"); import paths; paths.collections_root()'
 
 lint: setup

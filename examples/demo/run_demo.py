@@ -32,7 +32,8 @@ from ansible_collections.defneqr.dbops.plugins.module_utils import prisma_migrat
 import generate_data  # noqa: E402  pylint: disable=wrong-import-position,wrong-import-order
 
 MIGRATION_11 = '20260218174944_add_plan_popular_and_extra_price'
-RELEASE_FILES = ('package.json', 'package-lock.json', 'ecosystem.config.js', 'src', 'prisma', 'migrations')
+RELEASE_FILES = ('package.json', 'package-lock.json', 'ecosystem.config.js', 'prisma.config.ts', 'src', 'prisma',
+                 'migrations')
 
 
 def release_archive(path, keep_until=None, fault=None, source=None):
