@@ -104,8 +104,9 @@ def database_oid(conn, name):
 
 def clone_database(conn, source, target, method='auto'):
     """CREATE DATABASE target TEMPLATE source. Returns how its files were made: `clone` (PostgreSQL 18's
-    file_copy_method=clone: reflinks on XFS or btrfs, constant time whatever the size), `copy` (every byte;
-    FILE_COPY from PostgreSQL 15 on) or `wal_log` (older servers), with why a clone was not made.
+    file_copy_method=clone, copy_file_range on Linux: shared extents on XFS with reflink or btrfs, constant
+    time whatever the size; an in-kernel copy on filesystems such as ext4), `copy` (every byte through the
+    server; FILE_COPY from PostgreSQL 15 on) or `wal_log` (older servers), with why a clone was not made.
     auto tries the clone and copies when the server or the data directory's filesystem cannot clone:
     detected by the attempt, which fails at the first file (PostgreSQL removes what it made)."""
     require_createdb(conn)
@@ -133,7 +134,7 @@ def clone_database(conn, source, target, method='auto'):
 
 
 def clone_refusal(not_cloned):
-    return PgError('A constant-time snapshot (snapshot_method=clone) cannot be made: %s. Put the data directory on '
+    return PgError('A cloned snapshot (snapshot_method=clone) cannot be made: %s. Put the data directory on '
                    'XFS made with reflink=1 (the default of mkfs.xfs) or btrfs with PostgreSQL 18, or use '
                    'snapshot_method=auto, which copies instead.' % not_cloned)
 
@@ -144,30 +145,28 @@ CLONE_PROBE = 'dbops_clone_probe'
 
 
 def predict_snapshot(admin, store, kind, size, method):
-    """How the snapshot would be made and how long it would take, without touching the database: a clone
-    of template0 (a few MB, dropped at once) tells whether this server and filesystem clone; a copy is
-    predicted from the database's size at the rate of this host's newest measured snapshot copy."""
-    probe_started = time.time()
+    """How the snapshot would be made and how long it would take, without touching the database. A clone
+    of template0 (a few MB, dropped at once) tells which method this server takes. The seconds come from
+    the database's size at the rate of this host's newest snapshot made the same way: a clone is constant
+    on XFS or btrfs but an in-kernel copy on ext4, and only a measurement on this host tells which."""
     drop_database(admin, CLONE_PROBE)
     try:
         made = clone_database(admin, 'template0', CLONE_PROBE, 'auto' if method == 'clone' else method)
     finally:
         drop_database(admin, CLONE_PROBE)
-    if made['copy_method'] == 'clone':
-        return dict(copy_method='clone', not_cloned='', predicted_seconds=round(time.time() - probe_started, 3),
-                    predicted_from='a clone of template0 now (constant in the size)')
-    if method == 'clone':
+    if method == 'clone' and made['copy_method'] != 'clone':
         raise clone_refusal(made['not_cloned'])
-    copies = [m for m in store.backups(kind) if m.get('copy_method') == 'copy' and m.get('database_size')
-              and (m.get('duration') or 0) > 0.5]
-    rate, source = DEFAULT_COPY_BYTES_PER_SECOND, 'the default rate of %d MB/s' % (DEFAULT_COPY_BYTES_PER_SECOND >> 20)
-    if copies:
-        newest = copies[0]  # newest first
-        rate = newest['database_size'] / newest['duration']
-        source = 'this host\'s snapshot %s (%d MB in %s s)' % (
-            newest['id'], newest['database_size'] >> 20, newest['duration'])
+    measured = [m for m in store.backups(kind) if m.get('copy_method') == made['copy_method']
+                and m.get('database_size') and m.get('duration')]
+    rate, source = DEFAULT_COPY_BYTES_PER_SECOND, 'no %s snapshot measured on this host yet, the rate of a copy here ' \
+        '(%d MB/s)' % (made['copy_method'], DEFAULT_COPY_BYTES_PER_SECOND >> 20)
+    if measured:
+        newest = measured[0]  # newest first
+        rate = newest['database_size'] / max(newest['duration'], 0.001)
+        source = 'this host\'s %s snapshot %s (%d MB in %s s)' % (
+            made['copy_method'], newest['id'], newest['database_size'] >> 20, newest['duration'])
     return dict(copy_method=made['copy_method'], not_cloned=made['not_cloned'], database_size=size,
-                predicted_seconds=round(size / rate, 1), predicted_from='%d MB at %s' % (size >> 20, source))
+                predicted_seconds=round(size / rate, 2), predicted_from='%d MB at %s' % (size >> 20, source))
 
 
 def require_createdb(conn):

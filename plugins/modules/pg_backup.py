@@ -127,10 +127,11 @@ options:
     default: false
   snapshot_method:
     description:
-      - With I(method=snapshot), how the database's files are made. C(auto) clones them where PostgreSQL 18's
-        C(file_copy_method=clone) works on the data directory's filesystem (XFS with reflink, btrfs; constant time
-        whatever the size) and copies them otherwise, saying why in C(backup.not_cloned). C(clone) refuses
-        instead of copying; C(copy) always copies.
+      - With I(method=snapshot), how the database's files are made. C(auto) uses PostgreSQL 18's
+        C(file_copy_method=clone) where it works (C(copy_file_range) on Linux; shared extents on XFS with reflink
+        or btrfs, so constant time whatever the size; an in-kernel copy that grows with the size on filesystems
+        such as ext4) and the plain copy otherwise, saying why in C(backup.not_cloned). C(clone) refuses instead
+        of copying; C(copy) always copies.
     type: str
     choices: [auto, clone, copy]
     default: auto
@@ -157,8 +158,9 @@ attributes:
     details:
       - Returns the plan (argv, destination, compression, free-space check, leftovers and retention) and writes nothing.
       - With I(method=snapshot), the plan predicts the snapshot (C(copy_method), C(predicted_seconds),
-        C(predicted_from)); to know whether this server and filesystem clone, it clones C(template0) into
-        C(dbops_clone_probe) and drops it at once, the one object a dry run makes.
+        C(predicted_from)); to know which method this server takes, it clones C(template0) into
+        C(dbops_clone_probe) and drops it at once, the one object a dry run makes. The seconds come from the size
+        at the rate of this host's newest snapshot made the same way.
   diff_mode:
     support: none
   platform:
@@ -266,7 +268,7 @@ backup:
     predicted_seconds:
       description:
         - With I(method=snapshot) in check mode, how long the snapshot would take inside the outage, and
-          C(predicted_from) what that is based on (a clone now, or the size at this host's measured copy rate).
+          C(predicted_from) what that is based on (the size at this host's measured rate for that method).
       type: float
   sample:
     id: dijitalmenu_20260218T021503Z_add_performance_indexes

@@ -3,8 +3,9 @@
 The data directory of an embedded PostgreSQL 18 lives on a loop-mounted XFS made with reflink=1
 (root, Debian's xfsprogs). The deploy's snapshot (pg_backup method=snapshot, snapshot_method auto)
 must clone there: the copy holds the same rows, the filesystem's free space barely moves (shared
-extents, where a copy would take the database's size again), and the manifest says `clone`. On a
-filesystem that cannot clone, snapshot_method=clone refuses with the fix and leaves no database.
+extents, where a copy would take the database's size again), and the manifest says `clone`. Where
+the server cannot clone (PostgreSQL 15), snapshot_method=clone refuses with the fix and leaves no
+database; PostgreSQL 18 on ext4 takes the clone method as an in-kernel copy.
 """
 import os
 
@@ -76,9 +77,18 @@ def test_the_snapshot_clones_on_xfs_and_takes_almost_no_space(pg18_on_xfs, xfs, 
     # Pages written later in either database stop being shared (copy on write): measured before any.
     assert used < size / 4, (used, size)
     assert count_rows(pg18_on_xfs, 'clone_me_pre_clone') == count_rows(pg18_on_xfs, 'clone_me')
+    # the next dry run predicts from this measured clone, not from a default rate, and leaves nothing
+    plan = run_module('pg_backup', dict(tcp_params(pg18_on_xfs, login_db='clone_me'), dest=str(tmp_path),
+                                        kind='snapshot', method='snapshot', label='next'), check_mode=True)['backup']
+    assert plan['copy_method'] == 'clone' and backup['id'] in plan['predicted_from'], plan
+    assert plan['predicted_seconds'] <= max(1.0, 2 * backup['duration']), plan
+    probe = postgres.connect(tcp_params(pg18_on_xfs))
+    assert not postgres.query(probe, "SELECT 1 AS x FROM pg_database WHERE datname IN ('dbops_clone_probe', "
+                                     "'clone_me_next')")
+    probe.close()
 
 
-def test_where_files_cannot_be_cloned_auto_copies_and_clone_refuses_with_the_fix(pg, fresh_db, tmp_path):
+def test_a_server_that_cannot_clone_copies_with_auto_and_refuses_clone_with_the_fix(pg, fresh_db, tmp_path):
     options = dict(tcp_params(pg, login_db=fresh_db), dest=str(tmp_path), kind='snapshot', method='snapshot')
     conn = postgres.connect(tcp_params(pg, login_db=fresh_db))
     postgres.query(conn, 'CREATE TABLE scans AS SELECT g AS id FROM generate_series(1, 1000) AS g')
@@ -86,7 +96,7 @@ def test_where_files_cannot_be_cloned_auto_copies_and_clone_refuses_with_the_fix
     refused = run_module('pg_backup', dict(options, label='must_clone', snapshot_method='clone'))
     probe = postgres.connect(tcp_params(pg))
     exists = postgres.query(probe, 'SELECT 1 AS x FROM pg_database WHERE datname = %s', (fresh_db + '_must_clone',))
-    if not refused.get('failed'):  # this filesystem clones (XFS, btrfs): nothing to refuse here
+    if not refused.get('failed'):  # PostgreSQL 18 takes the clone method (an in-kernel copy on ext4)
         assert pg.version_num >= 180000 and refused['backup']['copy_method'] == 'clone'
         return
     assert 'snapshot_method=clone' in refused['msg'] and 'XFS' in refused['msg'] and not exists, refused['msg']
