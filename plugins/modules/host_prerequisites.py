@@ -79,16 +79,8 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
+  - defneqr.dbops.module
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
-author:
-  - Defne Qr operations team (@defneqr)
 '''
 
 EXAMPLES = r'''

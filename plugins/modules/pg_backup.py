@@ -151,24 +151,18 @@ extends_documentation_fragment:
   - defneqr.dbops.postgres
   - defneqr.dbops.s3
   - defneqr.dbops.pgbackrest
+  - defneqr.dbops.module
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
-    support: full
     details:
       - Returns the plan (argv, destination, compression, free-space check, leftovers and retention) and writes nothing.
       - With I(method=snapshot), the plan predicts the snapshot (C(copy_method), C(predicted_seconds),
         C(predicted_from)); to know which method this server takes, it clones C(template0) into
         C(dbops_clone_probe) and drops it at once, the one object a dry run makes. The seconds come from the size
         at the rate of this host's newest snapshot made the same way.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 notes:
   - The password reaches pg_dump through a temporary 0600 passfile; the manifest holds no secret.
-author:
-  - Defne Qr operations team (@defneqr)
 '''
 
 EXAMPLES = r'''

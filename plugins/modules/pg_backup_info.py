@@ -53,16 +53,8 @@ extends_documentation_fragment:
   - defneqr.dbops.postgres
   - defneqr.dbops.s3.listing
   - defneqr.dbops.pgbackrest
+  - defneqr.dbops.module
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
-author:
-  - Defne Qr operations team (@defneqr)
 '''
 
 EXAMPLES = r'''

@@ -60,18 +60,12 @@ options:
     default: ''
 extends_documentation_fragment:
   - defneqr.dbops.postgres
+  - defneqr.dbops.module
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
-    support: full
     details: C(present) and C(absent) report what would change; C(replayed) replays and then rolls the
       transaction back, so its counts are real and nothing stays.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
-author:
-  - Defne Qr operations team (@defneqr)
 '''
 
 EXAMPLES = r'''

@@ -97,17 +97,11 @@ options:
 extends_documentation_fragment:
   - defneqr.dbops.postgres
   - defneqr.dbops.pgbackrest
+  - defneqr.dbops.module
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
-    support: full
     details: The checks only read; in check mode the report files are not written (the Markdown is returned).
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
-author:
-  - Defne Qr operations team (@defneqr)
 '''
 
 EXAMPLES = r'''

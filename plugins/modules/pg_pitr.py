@@ -71,17 +71,11 @@ options:
 extends_documentation_fragment:
   - defneqr.dbops.postgres
   - defneqr.dbops.pgbackrest
+  - defneqr.dbops.module
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
-    support: full
     details: Checks the stanza has a backup and returns the pgbackrest restore options; writes nothing.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
-author:
-  - Defne Qr operations team (@defneqr)
 '''
 
 EXAMPLES = r'''

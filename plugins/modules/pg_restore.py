@@ -86,17 +86,11 @@ options:
 extends_documentation_fragment:
   - defneqr.dbops.postgres
   - defneqr.dbops.s3.source
+  - defneqr.dbops.module
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
-    support: full
     details: Checks the backup's files and reports the target database and the sessions a swap would end.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
-author:
-  - Defne Qr operations team (@defneqr)
 '''
 
 EXAMPLES = r'''

@@ -27,17 +27,11 @@ options:
     required: true
 extends_documentation_fragment:
   - defneqr.dbops.postgres
+  - defneqr.dbops.module
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
-    support: full
     details: Reports the settings that would change and whether a restart would be needed; alters nothing.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
-author:
-  - Defne Qr operations team (@defneqr)
 '''
 
 EXAMPLES = r'''

@@ -25,17 +25,11 @@ options:
     default: true
 extends_documentation_fragment:
   - defneqr.dbops.pgbackrest
+  - defneqr.dbops.module
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
-    support: full
     details: Reports whether the stanza would be created; runs neither stanza-create nor check.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
-author:
-  - Defne Qr operations team (@defneqr)
 '''
 
 EXAMPLES = r'''

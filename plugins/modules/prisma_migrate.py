@@ -103,20 +103,16 @@ options:
 extends_documentation_fragment:
   - defneqr.dbops.postgres
   - defneqr.dbops.prisma_project
+  - defneqr.dbops.module
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
-    support: full
     details: Reports the migrations that would be applied or rolled back, their checksums and lint findings.
   diff_mode:
     support: full
     details: The state of every migration before and after.
-  platform:
-    platforms: posix
 notes:
   - Prisma 8 keeps its history elsewhere (C(prisma_contract)); this module is compatible with Prisma ORM 7 and older.
-author:
-  - Defne Qr operations team (@defneqr)
 '''
 
 EXAMPLES = r'''

@@ -19,16 +19,8 @@ description:
 extends_documentation_fragment:
   - defneqr.dbops.postgres
   - defneqr.dbops.prisma_project
+  - defneqr.dbops.module
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
-author:
-  - Defne Qr operations team (@defneqr)
 '''
 
 EXAMPLES = r'''

@@ -71,18 +71,12 @@ options:
     type: str
     default: ansible-playbook -i <inventory> defneqr.dbops.recover
 extends_documentation_fragment:
+  - defneqr.dbops.module
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
-    support: full
     details: C(begin) checks that the lock is free and writes nothing; C(update) and C(finish) return the journal
       they would write.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
-author:
-  - Defne Qr operations team (@defneqr)
 '''
 
 EXAMPLES = r'''

@@ -48,17 +48,11 @@ options:
     type: str
     default: ansible-playbook -i <inventory> defneqr.dbops.recover
 extends_documentation_fragment:
+  - defneqr.dbops.module
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
-    support: full
     details: Returns the report without writing it.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
-author:
-  - Defne Qr operations team (@defneqr)
 '''
 
 EXAMPLES = r'''
