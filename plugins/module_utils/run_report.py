@@ -142,12 +142,15 @@ def checklist(evidence, outcome, failure, rollback):
 
 
 def rollback_point_words(point):
-    """The rollback point, and for a snapshot how its files were made (clone: constant time) and in how long."""
+    """The rollback point, and for a snapshot how its files were made and in how long."""
     words = point.get('snapshot_database') or point.get('id') or 'none'
     if point.get('copy_method'):
-        words += ' (%s in %s s%s)' % (point['copy_method'], point.get('duration'),
-                                      '; not cloned: %s' % point['not_cloned'] if point.get('not_cloned') else '')
+        words += ' (%s in %s s%s)' % (point['copy_method'], point.get('duration'), why_not_cloned(point))
     return words
+
+
+def why_not_cloned(snapshot):
+    return '; not cloned: %s' % snapshot['not_cloned'] if snapshot.get('not_cloned') else ''
 
 
 def writes_kept(rollback):
@@ -225,8 +228,7 @@ def snapshot_prediction(snapshot):
     if not snapshot.get('copy_method'):
         return ''
     return ' (%s, about %s s: %s%s)' % (snapshot['copy_method'], snapshot.get('predicted_seconds'),
-                                        snapshot.get('predicted_from'),
-                                        '; not cloned: %s' % snapshot['not_cloned'] if snapshot.get('not_cloned') else '')
+                                        snapshot.get('predicted_from'), why_not_cloned(snapshot))
 
 
 def plan_lines(journal, plan):
