@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(abspath build/collections)
 
-.PHONY: setup lint sanity units functional e2e molecule test demo demo-rollback bench clean
+.PHONY: setup lint sanity units functional e2e integration molecule test demo demo-rollback bench clean
 E2E := tests/functional/test_deploy_playbook.py tests/functional/test_recover.py tests/functional/test_backup_playbooks.py \
 	tests/functional/test_ssh_hosts.py
 
@@ -58,13 +58,17 @@ functional: setup
 e2e: setup
 	$(BIN)/pytest -v --durations=15 $(E2E)
 
+# ansible-test integration: one target per module (tests/integration/targets), PostgreSQL 15 and 18.
+integration: setup
+	tests/tools/run_integration.sh
+
 # The role scenarios on a db1/app1/app2 inventory of local hosts (extensions/molecule/config.yml).
 # Molecule 26 first prints "CRITICAL 'extensions/molecule/default/molecule.yml' glob failed": it looks
 # for an optional shared `default` scenario, finds none, and goes on with the five.
 molecule: setup
 	$(BIN)/molecule test --all
 
-test: lint sanity units functional e2e molecule
+test: lint sanity units functional e2e integration molecule
 
 demo: setup
 	$(PY) examples/demo/run_demo.py $(if $(KEEP),--keep)
