@@ -52,7 +52,7 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
-    details: Returns the report without writing it.
+    details: Returns the report without writing it, and reports C(changed) as a real run would.
 '''
 
 EXAMPLES = r'''
@@ -133,7 +133,7 @@ def main():
         except OSError as err:
             module.fail_json(msg='Cannot write the run report to %s: %s. Set deploy_report_dir to a folder the '
                                  'controller can write.' % (folder, err), **paths)
-    module.exit_json(changed=not module.check_mode, report=report,
+    module.exit_json(changed=True, report=report,  # a report is written (would be, in check mode) on every call
                      summary=run_report.summary(report, paths['markdown']),
                      downtime_seconds=report['downtime_seconds'], **paths)
 
