@@ -8,7 +8,7 @@ as an unprivileged system user when we are root (PostgreSQL refuses to run as ro
 Roles: the superuser ``postgres`` (trusted on the unix socket, password over TCP) and the
 application role ``defneqr`` (password everywhere), so password handling is really tested.
 
-As a command:  pgcluster.py start STATE_FILE [--name NAME]   (prints the connection as JSON)
+As a command:  pgcluster.py start STATE_FILE [--name NAME] [--setting KEY=VALUE ...]   (prints the connection as JSON)
                pgcluster.py stop STATE_FILE
 """
 
@@ -236,6 +236,8 @@ def main(argv=None):
     parser.add_argument('action', choices=['start', 'stop'])
     parser.add_argument('state_file', help='JSON file describing the cluster (mode 0600, holds passwords)')
     parser.add_argument('--name', default='pg')
+    parser.add_argument('--setting', action='append', default=[], metavar='KEY=VALUE',
+                        help='a server setting of a new cluster (repeatable)')
     args = parser.parse_args(argv)
     if args.action == 'start':
         if os.path.exists(args.state_file):
@@ -243,7 +245,8 @@ def main(argv=None):
                 cluster = Cluster.from_description(json.load(stream))
             cluster.start()
         else:
-            cluster = Cluster(name=args.name).start()
+            settings = dict(setting.split('=', 1) for setting in args.setting)
+            cluster = Cluster(name=args.name, settings=settings).start()
         info = cluster.describe()
         write_private(args.state_file, json.dumps(info, indent=2))
         print(json.dumps(dict((key, value) for key, value in info.items() if 'password' not in key)))

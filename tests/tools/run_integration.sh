@@ -6,6 +6,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 python=${PYTHON:-$repo/.venv/bin/python}
 state=$(mktemp -d /tmp/dbops-it-XXXXXX)
+chmod 711 "$state"  # the server's account reaches its pgBackRest folder in it; the 0600 state files stay private
 stop_clusters() {
   for file in "$state"/*.json; do
     [ -e "$file" ] && "$python" "$repo/tests/harness/pgcluster.py" stop "$file"
