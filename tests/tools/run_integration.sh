@@ -14,7 +14,7 @@ stop_clusters() {
   rm -rf "$state"
 }
 trap stop_clusters EXIT
-stage=$("$repo/tests/tools/stage_collection.sh")
+stage=$("$repo/tests/tools/stage_collection.sh" stage-integration)  # its own copy: make sanity may run beside it
 # The clusters' state files (0600, with their passwords) stay in $state; this file holds only paths.
 cat > "$stage/tests/integration/integration_config.yml" <<CONFIG
 dbops_it_state_dir: $state

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Copy the checkout (tracked and new files, as git sees them) to
-# build/stage/ansible_collections/defneqr/dbops with a git index of its own: ansible-test must
-# run from such a path and lists files through git. Prints the staged path.
+# build/<name>/ansible_collections/defneqr/dbops (name: the first argument, default stage) with a git index of its
+# own: ansible-test must run from such a path and lists files through git. Prints the staged path.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-stage="$repo/build/stage/ansible_collections/defneqr/dbops"
+stage="$repo/build/${1:-stage}/ansible_collections/defneqr/dbops"
 rm -rf "$stage"
 mkdir -p "$stage"
 cd "$repo"
