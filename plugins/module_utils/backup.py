@@ -17,7 +17,8 @@ import time
 
 from ansible_collections.defneqr.dbops.plugins.module_utils import backup_store as store_mod
 from ansible_collections.defneqr.dbops.plugins.module_utils import dumps
-from ansible_collections.defneqr.dbops.plugins.module_utils import postgres
+from ansible_collections.defneqr.dbops.plugins.module_utils import postgres, programs
+from ansible_collections.defneqr.dbops.plugins.module_utils.errors import DbopsError
 from ansible_collections.defneqr.dbops.plugins.module_utils.postgres import PgError
 
 VERIFY_LEVELS = ('none', 'checksum', 'list', 'full', 'restore')
@@ -298,8 +299,8 @@ class BackupJob(object):
                     dumps.run_pipeline(pipeline, env, out)
                 else:
                     try:
-                        postgres.run_client(argv, env)
-                    except PgError as err:
+                        programs.run(argv, env)
+                    except programs.ProgramError as err:
                         if 'No space left on device' in str(err):
                             raise PgError(postgres.disk_full(out, postgres.first_line(str(err))))
                         raise
@@ -449,7 +450,7 @@ def verify_backup(params, conn, folder, manifest, level):
             break
         try:
             outcome.update(run())
-        except PgError as err:
+        except DbopsError as err:  # a refused query or a pg_restore that cannot read the archive
             outcome.update(ok=False, message='%s: %s' % (failure, err))
             return outcome
     outcome['seconds'] = round(time.time() - clock, 3)
@@ -467,7 +468,7 @@ def list_toc(params, conn, folder, manifest):
     pg_restore, _version = postgres.client_program('pg_restore', params, conn)
     path, compression = archive(folder, manifest)
     with postgres.client_environment(params) as env:
-        out = dumps.restore_input(path, compression, env, [pg_restore, '--list'], reads_all=False)
+        out = dumps.restore_input(path, compression, env, dumps.PG_RESTORE.argv(pg_restore, list=True), reads_all=False)
     return len([line for line in out.stdout.decode('utf-8', 'replace').splitlines()
                 if line and not line.startswith(';')])
 
@@ -480,10 +481,12 @@ def read_all(params, conn, folder, manifest):
     clock = time.time()
     with postgres.client_environment(params) as env:
         if not manifest.get('exact_counts'):
-            dumps.restore_input(path, compression, env, [pg_restore, '--exit-on-error', '--file=/dev/null'])
+            dumps.restore_input(path, compression, env,
+                                dumps.PG_RESTORE.argv(pg_restore, exit_on_error=True, file='/dev/null'))
             return dict(read_seconds=round(time.time() - clock, 3))
-        counted = dumps.restore_input(path, compression, env, [pg_restore, '--exit-on-error', '--data-only',
-                                                               '--file=-'], consume=dumps.count_copy_rows)
+        counted = dumps.restore_input(path, compression, env,
+                                      dumps.PG_RESTORE.argv(pg_restore, exit_on_error=True, data_only=True, file='-'),
+                                      consume=dumps.count_copy_rows)
     outcome = dict(read_seconds=round(time.time() - clock, 3), rows_counted=sum(counted.values()))
     differ = row_count_differences(manifest['tables'], counted)
     if differ:
@@ -525,11 +528,6 @@ def restore_dump(params, conn, folder, manifest, database, jobs=1, clean=False, 
     """pg_restore a dump backup into an existing database, stopping at the first error."""
     pg_restore, _version = postgres.client_program('pg_restore', params, conn)
     path, compression = archive(folder, manifest)
-    argv = [pg_restore, '--exit-on-error', '--no-password', '--dbname=%s' % database]
-    if clean:
-        argv += ['--clean', '--if-exists']
-    if no_owner:
-        argv.append('--no-owner')
     temp = None
     try:
         if compression.external and jobs > 1:
@@ -537,10 +535,9 @@ def restore_dump(params, conn, folder, manifest, database, jobs=1, clean=False, 
             temp = os.path.join(folder, '.restore-%d.dump' % os.getpid())
             dumps.decompress_to(compression.method, path, temp)
             path, compression = temp, dumps.Compression('none')
-        if jobs > 1 and not single_transaction:
-            argv.append('--jobs=%d' % jobs)
-        elif single_transaction:
-            argv.append('--single-transaction')
+        argv = dumps.PG_RESTORE.argv(pg_restore, exit_on_error=True, dbname=database, clean=clean, if_exists=clean,
+                                     no_owner=no_owner, single_transaction=single_transaction,
+                                     jobs=jobs if jobs > 1 and not single_transaction else None)
         with postgres.client_environment(params, database) as env:
             dumps.restore_input(path, compression, env, argv)
     finally:

@@ -18,16 +18,26 @@ import hashlib
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 
-from ansible_collections.defneqr.dbops.plugins.module_utils.postgres import PgError, passed_fds, run_client
+from ansible_collections.defneqr.dbops.plugins.module_utils import programs
+from ansible_collections.defneqr.dbops.plugins.module_utils.postgres import PgError
 
 CHUNK = 1 << 20
 DEFAULT_LEVELS = dict(zstd=5, gzip=1, lz4=1)
 LEVEL_RANGES = dict(zstd=(1, 19), gzip=(1, 9), lz4=(1, 12))
 COMPRESSORS = dict(zstd=('zstd', '.zst'), gzip=('gzip', '.gz'), lz4=('lz4', '.lz4'))
 FORMAT_FLAGS = dict(custom='c', directory='d')
+# the password reaches pg_dump and pg_restore through the environment only (--no-password: never a prompt)
+PG_DUMP = programs.Program('pg_dump', fixed=('--blobs', '--no-password'), options=(
+    ('format', '--format={}'), ('compress', '--compress={}'), ('jobs', '--jobs={}'), ('snapshot', '--snapshot={}'),
+    ('file', '--file={}'), ('schema_only', '--schema-only'), ('dbname', '--dbname={}')))
+PG_RESTORE = programs.Program('pg_restore', fixed=('--no-password',), options=(
+    ('list', '--list'), ('exit_on_error', '--exit-on-error'), ('dbname', '--dbname={}'), ('clean', '--clean'),
+    ('if_exists', '--if-exists'), ('no_owner', '--no-owner'), ('data_only', '--data-only'), ('jobs', '--jobs={}'),
+    ('single_transaction', '--single-transaction'), ('file', '--file={}')))
+# zstd, gzip and lz4 share these flags (threads: zstd only)
+COMPRESSOR_OPTIONS = (('quiet', '-q'), ('decompress', '-d'), ('level', '-{}'), ('stdout', '-c'), ('threads', '-T{}'))
 SPEC = re.compile(r'^(auto|none|zstd|gzip|lz4)(?::([0-9]{1,2}))?$')
 
 
@@ -67,9 +77,9 @@ def parse_spec(spec):
 def pg_dump_supports(pg_dump, method):
     """Whether this pg_dump build compresses with method (probed without connecting)."""
     level_only = '1' if method == 'gzip' else method  # pg_dump before 16 takes only a gzip level
-    probe = subprocess.run([pg_dump, '-Z', level_only, '--schema-only', '-d', 'host=/nonexistent-dbops-probe'],
-                           capture_output=True, text=True, check=False, timeout=30)
-    return not re.search(r'does not support|invalid value|invalid compression', probe.stderr)
+    probe = programs.run(PG_DUMP.argv(pg_dump, compress=level_only, schema_only=True,
+                                      dbname='host=/nonexistent-dbops-probe'), timeout=30, check=False)
+    return not re.search(r'does not support|invalid value|invalid compression', probe.stderr.decode('utf-8', 'replace'))
 
 
 def choose(spec, pg_dump, fmt, which=shutil.which):
@@ -104,33 +114,32 @@ def dump_file_name(database, fmt, compression):
     return name
 
 
-def dump_argv(pg_dump, fmt, compression, jobs, out_path=None, snapshot=None, extra=None):
-    argv = [pg_dump, '--format=%s' % FORMAT_FLAGS[fmt], '--blobs', '--no-password']
+def dump_argv(pg_dump, fmt, compression, jobs, out_path=None, snapshot=None):
     if compression.external or compression.method == 'none':
-        argv.append('--compress=0')
+        compress = '0'
+    elif compression.method == 'gzip':
+        compress = '%d' % compression.level
     else:
-        argv.append('--compress=%s:%d' % (compression.method, compression.level) if compression.method != 'gzip'
-                    else '--compress=%d' % compression.level)
-    if fmt == 'directory' and jobs and jobs > 1:
-        argv.append('--jobs=%d' % jobs)
-    if snapshot:
-        argv.append('--snapshot=%s' % snapshot)
-    if out_path:
-        argv.append('--file=%s' % out_path)
-    argv.extend(extra or [])
-    return argv
+        compress = '%s:%d' % (compression.method, compression.level)
+    return PG_DUMP.argv(pg_dump, format=FORMAT_FLAGS[fmt], compress=compress,
+                        jobs=jobs if fmt == 'directory' and jobs and jobs > 1 else None, snapshot=snapshot,
+                        file=out_path)
+
+
+def _compressor(method):
+    name = COMPRESSORS[method][0]
+    return programs.Program(name, options=COMPRESSOR_OPTIONS), shutil.which(name) or name
 
 
 def compressor_argv(compression):
-    program = shutil.which(COMPRESSORS[compression.method][0])
-    argv = [program, '-q', '-%d' % compression.level, '-c']
-    if compression.method == 'zstd':
-        argv.append('-T0')
-    return argv
+    program, path = _compressor(compression.method)
+    return program.argv(path, quiet=True, level=compression.level, stdout=True,
+                        threads=0 if compression.method == 'zstd' else None)
 
 
-def decompressor_argv(method):
-    return [shutil.which(COMPRESSORS[method][0]) or COMPRESSORS[method][0], '-q', '-d', '-c']
+def decompressor_argv(method, path):
+    program, binary = _compressor(method)
+    return program.argv(binary, path, quiet=True, decompress=True, stdout=True)
 
 
 def _stderr_text(stream):
@@ -147,8 +156,7 @@ def run_pipeline(argvs, env, out_path):
     previous = None
     try:
         for argv in argvs:
-            proc = subprocess.Popen(argv, env=env, stdin=previous, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, close_fds=True, pass_fds=passed_fds(env))
+            proc = programs.start(argv, env=env, stdin=previous)
             if previous is not None:
                 previous.close()
             previous = proc.stdout
@@ -171,10 +179,9 @@ def run_pipeline(argvs, env, out_path):
         for argv, proc in zip(argvs, procs):
             proc.wait()
             if proc.returncode != 0:
-                failures.append('%s exited %d: %s' % (os.path.basename(argv[0]), proc.returncode,
-                                                      _stderr_text(proc.stderr)))
+                failures.append(str(programs.failure(argv, proc.returncode, _stderr_text(proc.stderr))))
         if failures:
-            raise PgError('; '.join(failures))
+            raise programs.ProgramError('; '.join(failures))
         return digest.hexdigest(), size
     finally:
         for proc in procs:
@@ -190,11 +197,10 @@ def decompress_to(method, path, out_path):
     """Decompress an externally compressed dump to out_path (0600)."""
     fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, 'wb') as out:
-        completed = subprocess.run(decompressor_argv(method) + [path], stdout=out, stderr=subprocess.PIPE,
-                                   check=False)
+        completed = programs.run(decompressor_argv(method, path), stdout=out, check=False)
     if completed.returncode != 0:
-        raise PgError('%s could not decompress %s: %s' % (method, path,
-                                                          completed.stderr.decode('utf-8', 'replace').strip()))
+        raise programs.ProgramError('%s could not decompress %s: %s' % (
+            method, path, completed.stderr.decode('utf-8', 'replace').strip()))
 
 
 def qualified_name(text):
@@ -241,13 +247,12 @@ def restore_input(path, compression, env, argv, reads_all=True, consume=None):
     """
     decompress = None
     if compression.external:
-        decompress = subprocess.Popen(decompressor_argv(compression.method) + [path], stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE)
+        decompress = programs.start(decompressor_argv(compression.method, path))
     else:
         argv = argv + [path]
     try:
         if consume is None:
-            result = run_client(argv, env, stdin=decompress.stdout if decompress else None)
+            result = programs.run(argv, env, stdin=decompress.stdout if decompress else None)
         else:
             result = _consume_output(argv, env, decompress.stdout if decompress else None, consume)
     finally:
@@ -255,22 +260,18 @@ def restore_input(path, compression, env, argv, reads_all=True, consume=None):
             decompress.stdout.close()
             decompress.wait()
     if decompress and decompress.returncode != 0 and reads_all:
-        raise PgError('%s could not decompress %s: %s' % (compression.method, path, _stderr_text(decompress.stderr)))
+        raise programs.ProgramError('%s could not decompress %s: %s' % (compression.method, path,
+                                                                        _stderr_text(decompress.stderr)))
     return result
 
 
 def _consume_output(argv, env, stdin, consume):
     with tempfile.TemporaryFile() as errors:
-        try:
-            proc = subprocess.Popen(argv, env=env, stdin=stdin, stdout=subprocess.PIPE, stderr=errors,
-                                    pass_fds=passed_fds(env))
-        except OSError as err:
-            raise PgError('Cannot run %s: %s' % (argv[0], err))
+        proc = programs.start(argv, env=env, stdin=stdin, stderr=errors)
         with proc.stdout:
             result = consume(proc.stdout)
         proc.wait()
         if proc.returncode != 0:
             errors.seek(0)
-            raise PgError('%s failed (exit %d): %s' % (os.path.basename(argv[0]), proc.returncode,
-                                                       _stderr_text(errors)))
+            raise programs.failure(argv, proc.returncode, _stderr_text(errors))
     return result

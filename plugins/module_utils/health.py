@@ -20,6 +20,7 @@ import statistics
 import time
 
 from ansible_collections.defneqr.dbops.plugins.module_utils import pgbackrest, postgres
+from ansible_collections.defneqr.dbops.plugins.module_utils.errors import DbopsError
 
 LEVELS = dict(ok=0, unknown=1, warning=2, critical=3)
 PROBE_FLOOR_MS = 2.0
@@ -352,7 +353,7 @@ def _pgbackrest_state(s):
     """pgBackRest's view: the stanza's status, the newest backup's age, the archived WAL range."""
     try:
         state = pgbackrest.describe(pgbackrest.PgBackRest.from_params(s['pgbackrest']).info())
-    except postgres.PgError as err:
+    except DbopsError as err:
         return 'critical', str(err), dict(source='pgbackrest', summary='unreadable')
     newest = state['backups'][0] if state['backups'] else None
     wal = state['wal'][-1] if state['wal'] else {}

@@ -20,11 +20,24 @@ import re
 import shutil
 import time
 
-from ansible_collections.defneqr.dbops.plugins.module_utils import postgres
+from ansible_collections.defneqr.dbops.plugins.module_utils import postgres, programs
 from ansible_collections.defneqr.dbops.plugins.module_utils.backup import TABLE_STATS, exact_counts
+from ansible_collections.defneqr.dbops.plugins.module_utils.errors import DbopsError
 
 BACKUP_TYPES = ('full', 'diff', 'incr')
 STANZA_PATTERN = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$')
+
+
+class PgBackRestError(DbopsError):
+    """A stanza, repository, restore target or restored copy that is not as the run needs it."""
+
+
+# the command's own options (restore_options, --type=...) and the command come last, as operands
+PGBACKREST = programs.Program('pgbackrest', options=(
+    ('config', '--config={}'), ('stanza', '--stanza={}'), ('log_level_console', '--log-level-console={}')))
+PG_CTL = programs.Program('pg_ctl', options=(
+    ('pgdata', '--pgdata={}'), ('log', '--log={}'), ('mode', '--mode={}'), ('wait', '--wait'),
+    ('timeout', '--timeout={}'), ('options', '--options={}')))
 
 
 def _english_env():
@@ -45,8 +58,8 @@ def pgbackrest_argument_spec():
 class PgBackRest:
     def __init__(self, stanza, config=None, os_user='', binary='pgbackrest'):
         if not STANZA_PATTERN.match(stanza or ''):
-            raise postgres.PgError('pgbackrest.stanza %r is not a plain name (letters, digits, _ and -, up to 63).'
-                                   % stanza)
+            raise PgBackRestError('pgbackrest.stanza %r is not a plain name (letters, digits, _ and -, up to 63).'
+                                  % stanza)
         self.stanza = stanza
         self.config = config
         self.os_user = os_user
@@ -61,19 +74,17 @@ class PgBackRest:
         program = self.binary if os.path.isabs(self.binary) else postgres.find_program_on_path(
             self.binary, 'pgBackRest is not installed on this host (Debian: apt-get install pgbackrest), or set '
                          'pgbackrest.binary.')
-        argv = [program]
-        if self.config:
-            argv.append('--config=%s' % self.config)
-        return argv + ['--stanza=%s' % self.stanza, '--log-level-console=warn'] + list(options) + [command]
+        return PGBACKREST.argv(program, *(list(options) + [command]), config=self.config or None, stanza=self.stanza,
+                               log_level_console='warn')
 
     def run(self, command, *options, timeout=None):
-        """Run one pgbackrest command; PgError names the command and pgBackRest's own error."""
+        """Run one pgbackrest command; ProgramError names the command and pgBackRest's own error."""
         try:
-            done = postgres.run_client(self.argv(command, *options), _english_env(), timeout=timeout, user=self.os_user)
-        except postgres.PgError as err:
+            done = programs.run(self.argv(command, *options), _english_env(), timeout=timeout, user=self.os_user)
+        except programs.ProgramError as err:
             hint = ' This pgBackRest is older than the PostgreSQL server: install a pgBackRest release that supports ' \
                    'it (PGDG packages).' if 'VersionNotSupportedError' in str(err) else ''
-            raise postgres.PgError('pgbackrest %s for stanza %s failed: %s%s' % (command, self.stanza, err, hint))
+            raise programs.ProgramError('pgbackrest %s for stanza %s failed: %s%s' % (command, self.stanza, err, hint))
         return done.stdout.decode('utf-8', 'replace')
 
     def info(self):
@@ -95,7 +106,7 @@ def info_for(tool, check_mode):
     wal_archive role) reads as a missing one instead of failing."""
     try:
         return tool.info()
-    except postgres.PgError:
+    except DbopsError:
         if not check_mode:
             raise
         return missing_stanza(tool.stanza, 'not readable yet')
@@ -147,16 +158,16 @@ def take_backup(tool, backup_type, check_mode=False):
         plan = dict(id=None, kind=backup_type, method='pgbackrest', stanza=tool.stanza)
         return dict(changed=True, backup=plan, pgbackrest=describe(before))
     if not stanza_exists(before):
-        raise postgres.PgError('pgBackRest stanza %s does not exist yet: run the defneqr.dbops.wal_archive role (or '
-                               'pgbackrest stanza-create) first.' % tool.stanza)
+        raise PgBackRestError('pgBackRest stanza %s does not exist yet: run the defneqr.dbops.wal_archive role (or '
+                              'pgbackrest stanza-create) first.' % tool.stanza)
     known = set(entry['label'] for entry in before.get('backup', []))
     tool.run('backup', '--type=%s' % backup_type)
     after = tool.info()
     labels = set(entry['label'] for entry in after.get('backup', []))
     new = [entry for entry in after.get('backup', []) if entry['label'] not in known]
     if not new:
-        raise postgres.PgError('pgbackrest backup finished but no new backup is listed in pgbackrest info for '
-                               'stanza %s.' % tool.stanza)
+        raise PgBackRestError('pgbackrest backup finished but no new backup is listed in pgbackrest info for '
+                              'stanza %s.' % tool.stanza)
     return dict(changed=True, backup=backup_manifest(new[-1], tool.stanza), pgbackrest=describe(after),
                 expired=sorted(known - labels))
 
@@ -166,7 +177,7 @@ def create_restore_point(conn, name, check_mode=False):
 
     Useless without WAL archiving, so with archive_mode off nothing is created and the result says why."""
     if not name or len(name) > 63:
-        raise postgres.PgError('A restore point name needs 1 to 63 characters, not %d.' % len(name or ''))
+        raise PgBackRestError('A restore point name needs 1 to 63 characters, not %d.' % len(name or ''))
     mode = postgres.query(conn, "SELECT current_setting('archive_mode') AS mode")[0]['mode']
     if mode == 'off':
         return dict(changed=False, restore_point=None,
@@ -176,8 +187,8 @@ def create_restore_point(conn, name, check_mode=False):
     try:
         row = postgres.query(conn, 'SELECT pg_create_restore_point(%s)::text AS lsn, now()::text AS at', (name,))[0]
     except postgres.psycopg2.Error as err:
-        raise postgres.PgError('Cannot create restore point %s: %s. It needs a superuser, or GRANT EXECUTE ON '
-                               'FUNCTION pg_create_restore_point(text) TO <role>.' % (name, postgres.first_line(err)))
+        raise PgBackRestError('Cannot create restore point %s: %s. It needs a superuser, or GRANT EXECUTE ON '
+                              'FUNCTION pg_create_restore_point(text) TO <role>.' % (name, postgres.first_line(err)))
     return dict(changed=True, restore_point=dict(name=name, lsn=row['lsn'], created_at=row['at']))
 
 
@@ -216,13 +227,13 @@ def restore_options(data_dir, target_type, target, delta):
 
 def _prepare_data_dir(data_dir, replace, account):
     if not SAFE_PATH.match(data_dir or ''):
-        raise postgres.PgError('data_dir %r must be an absolute path of letters, digits and / . _ - only.' % data_dir)
+        raise PgBackRestError('data_dir %r must be an absolute path of letters, digits and / . _ - only.' % data_dir)
     if os.path.exists(os.path.join(data_dir, 'postmaster.pid')):
-        raise postgres.PgError('%s belongs to a running server (postmaster.pid exists): stop it first; a restore never '
-                               'writes under a running server.' % data_dir)
+        raise PgBackRestError('%s belongs to a running server (postmaster.pid exists): stop it first; a restore never '
+                              'writes under a running server.' % data_dir)
     if os.path.isdir(data_dir) and os.listdir(data_dir) and not replace:
-        raise postgres.PgError('data_dir %s is not empty. Restore into a new folder (the safe default), or set '
-                               'replace=true to overwrite this stopped cluster in place (pgBackRest --delta).' % data_dir)
+        raise PgBackRestError('data_dir %s is not empty. Restore into a new folder (the safe default), or set '
+                              'replace=true to overwrite this stopped cluster in place (pgBackRest --delta).' % data_dir)
     if not os.path.isdir(data_dir):
         os.makedirs(data_dir, mode=0o700)
         if account:
@@ -234,8 +245,8 @@ def _copy_config(data_dir, conf_dir, account):
     if os.path.exists(os.path.join(data_dir, 'postgresql.conf')):
         return
     if not conf_dir:
-        raise postgres.PgError('The restored data folder has no postgresql.conf (Debian keeps it in /etc/postgresql/'
-                               '<version>/<cluster>): set conf_dir to that folder so it can be copied.')
+        raise PgBackRestError('The restored data folder has no postgresql.conf (Debian keeps it in /etc/postgresql/'
+                              '<version>/<cluster>): set conf_dir to that folder so it can be copied.')
     for name in CONFIG_FILES:
         source = os.path.join(conf_dir, name)
         if os.path.exists(source):
@@ -258,13 +269,13 @@ class RestoredServer:
         # original cluster's folder and pid file
         settings = "-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c data_directory=%s " \
                    "-c external_pid_file='' -c archive_mode=off" % (self.port, self.data_dir)
-        postgres.run_client([self.pg_ctl, '-D', self.data_dir, '-l', os.path.join(self.data_dir, 'pitr-start.log'),
-                             '-w', '-t', str(timeout), '-o', settings, 'start'],
-                            _english_env(), timeout=timeout + 30, user=self.os_user)
+        programs.run(PG_CTL.argv(self.pg_ctl, 'start', pgdata=self.data_dir, wait=True, timeout=timeout,
+                                 log=os.path.join(self.data_dir, 'pitr-start.log'), options=settings),
+                     _english_env(), timeout=timeout + 30, user=self.os_user)
 
     def stop(self):
-        postgres.run_client([self.pg_ctl, '-D', self.data_dir, '-m', 'fast', '-w', 'stop'],
-                            _english_env(), timeout=120, user=self.os_user)
+        programs.run(PG_CTL.argv(self.pg_ctl, 'stop', pgdata=self.data_dir, wait=True, mode='fast'),
+                     _english_env(), timeout=120, user=self.os_user)
 
 
 def wait_promoted(params, timeout):
@@ -280,8 +291,8 @@ def wait_promoted(params, timeout):
         if not row['recovering']:
             return row
         if time.time() > deadline:
-            raise postgres.PgError('The restored server is still in recovery after %d s: the target may lie beyond the '
-                                   'archived WAL. See %s/pitr-start.log and the server log.' % (timeout, params['data_dir']))
+            raise PgBackRestError('The restored server is still in recovery after %d s: the target may lie beyond the '
+                                  'archived WAL. See %s/pitr-start.log and the server log.' % (timeout, params['data_dir']))
         time.sleep(0.5)
 
 
@@ -291,8 +302,8 @@ def summarize_restored(params, count_rows):
     try:
         return _summary(conn, count_rows)
     except postgres.psycopg2.Error as err:
-        raise postgres.PgError('The restored server answers, but reading it as %s failed: %s. Use a role that can read '
-                               'every table (or count_rows=false).' % (params['login_user'], str(err).strip()))
+        raise PgBackRestError('The restored server answers, but reading it as %s failed: %s. Use a role that can read '
+                              'every table (or count_rows=false).' % (params['login_user'], str(err).strip()))
     finally:
         conn.close()
 
@@ -309,17 +320,17 @@ def point_in_time_restore(tool, params, check_mode=False):
     promotion, report what it holds, and stop it unless keep_running."""
     target_type, target = params['target_type'], params['target']
     if target_type in ('time', 'lsn', 'name') and not target:
-        raise postgres.PgError('target_type=%s needs a target (a timestamp with time zone, an LSN like 0/3000050, or '
-                               'a restore point name).' % target_type)
+        raise PgBackRestError('target_type=%s needs a target (a timestamp with time zone, an LSN like 0/3000050, or '
+                              'a restore point name).' % target_type)
     info = tool.info()
     if not info.get('backup'):
-        raise postgres.PgError('Stanza %s has no backup to restore from (pgbackrest info lists none).' % tool.stanza)
+        raise PgBackRestError('Stanza %s has no backup to restore from (pgbackrest info lists none).' % tool.stanza)
     options = restore_options(params['data_dir'], target_type, target, params['replace'])
     plan = dict(data_dir=params['data_dir'], target_type=target_type, target=target, port=params['start_port'],
                 options=options)
     if check_mode:
         return dict(changed=True, restore=plan)
-    account = postgres.account_of(tool.os_user)
+    account = programs.account_of(tool.os_user)
     _prepare_data_dir(params['data_dir'], params['replace'], account)
     clock = time.time()
     tool.run('restore', *options)
@@ -336,7 +347,7 @@ def point_in_time_restore(tool, params, check_mode=False):
         result['recovery'] = wait_promoted(connection, params['timeout'])
         result['recovery']['seconds'] = round(time.time() - clock, 3)
         result['databases'], result['tables'] = summarize_restored(connection, params['count_rows'])
-    except postgres.PgError:
+    except DbopsError:
         server.stop()
         raise
     if params['keep_running']:

@@ -4,9 +4,9 @@
 """The one connection layer of defneqr.dbops.
 
 Every module takes the same connection options (``postgres_argument_spec``), connects through
-``connect`` and runs client programs (pg_dump, pg_restore, psql) through ``client_environment``
-and ``run_client``. The layer raises ``PgError`` with a message that names the problem and the
-fix; modules turn it into ``fail_json``. Nothing here needs an AnsibleModule, so unit tests,
+``connect`` and hands client programs (pg_dump, pg_restore, psql) their connection through
+``client_environment`` (they run through ``programs.run``). The layer raises ``PgError`` with a message that
+names the problem and the fix; modules turn it into ``fail_json``. Nothing here needs an AnsibleModule, so unit tests,
 the test harness and the benchmarks use the same code.
 """
 
@@ -17,13 +17,14 @@ __metaclass__ = type
 import contextlib
 import errno
 import os
-import pwd
 import re
 import shutil
-import subprocess
 import tempfile
 import traceback
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from ansible_collections.defneqr.dbops.plugins.module_utils import programs
+from ansible_collections.defneqr.dbops.plugins.module_utils.errors import DbopsError
 
 PSYCOPG2_IMPORT_ERROR = None
 try:
@@ -59,8 +60,8 @@ def postgres_argument_spec():
     )
 
 
-class PgError(Exception):
-    """A failure with a message fit for an operator: the thing, the cause, the fix."""
+class PgError(DbopsError):
+    """A failure of PostgreSQL, its connection or its options, with the thing, the cause and the fix."""
 
 
 def ensure_driver(module):
@@ -164,14 +165,14 @@ def connect(params, database=None, autocommit=True):
 
 @contextlib.contextmanager
 def failing_module(module, **extra):
-    """Turn PgError (and its subclasses) into fail_json with the message and Prisma-like code, and a full disk
-    into a message that names the path and the fix instead of a traceback."""
+    """Turn DbopsError (PgError, ProgramError, S3Error) into fail_json with the message, the Prisma-like code and
+    the commands run, and a full disk into a message that names the path and the fix instead of a traceback."""
     try:
         yield
-    except PgError as err:
+    except DbopsError as err:
         if getattr(err, 'code', None):
             extra['error_code'] = err.code
-        module.fail_json(msg=str(err), **extra)
+        module.fail_json(msg=str(err), commands=programs.ran(), **extra)
     except DRIVER_ERRORS as err:
         # a query the module did not expect to fail: its server message, not a traceback
         lost = isinstance(err, psycopg2.OperationalError) and getattr(err, 'pgcode', None) is None
@@ -260,11 +261,7 @@ def parse_program_version(output):
 
 def program_version(path):
     """The version number of a client program, read from `<program> --version`."""
-    try:
-        output = subprocess.run([path, '--version'], capture_output=True, text=True, check=True, timeout=30).stdout
-    except (OSError, subprocess.SubprocessError) as err:
-        raise PgError('Cannot run %s --version: %s' % (path, err))
-    return parse_program_version(output)
+    return parse_program_version(programs.run([path, '--version'], timeout=30).stdout.decode('utf-8', 'replace'))
 
 
 def require_client_not_older(program, client_num, server_num):
@@ -296,8 +293,8 @@ def client_environment(params, database=None):
     """Environment for a child program: PG* variables, the password only in a 0600 passfile that has
     no name on disk.
 
-    The passfile is written, opened, and unlinked at once; children read it as /dev/fd/N (run_client
-    and the dump pipeline pass that descriptor on). So the password is in no argv, no environment
+    The passfile is written, opened, and unlinked at once; children read it as /dev/fd/N (programs.run
+    and programs.start pass that descriptor on). So the password is in no argv, no environment
     variable and no file that outlives this process, even one killed with SIGKILL.
     """
     env = dict(os.environ)
@@ -335,56 +332,3 @@ def _nameless_passfile(password):
         return os.open(path, os.O_RDONLY)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def passed_fds(env):
-    """The descriptors a child needs from client_environment (its nameless passfile)."""
-    passfile = (env or {}).get('PGPASSFILE', '')
-    return (int(passfile[len('/dev/fd/'):]),) if passfile.startswith('/dev/fd/') else ()
-
-
-def account_of(user):
-    """The passwd entry of another OS account to act as, or None for the current one (or none given)."""
-    if not user:
-        return None
-    try:
-        account = pwd.getpwnam(user)
-    except KeyError:
-        raise PgError('The OS account %r does not exist on this host. Set it to the account that runs PostgreSQL '
-                      '(Debian: postgres).' % user)
-    return None if account.pw_uid == os.geteuid() else account
-
-
-def os_account(user):
-    """subprocess keywords that run a program as the OS account `user` (the one owning the data folder).
-
-    Empty or the current account: nothing to change. Another account needs root, as `become_user` would."""
-    account = account_of(user)
-    if account is None:
-        return {}
-    if os.geteuid() != 0:
-        raise PgError('Running as the OS account %s needs root: connect as root or with become, or leave the '
-                      'account option empty and become %s yourself.' % (user, user))
-
-    def become():
-        os.setgroups([])
-        os.setgid(account.pw_gid)
-        os.setuid(account.pw_uid)
-    return dict(preexec_fn=become)
-
-
-def run_client(argv, env, stdin=None, stdout=None, timeout=None, user=None):
-    """Run a client program without a shell (as the OS account `user` when given); raise PgError with its
-    stderr on failure."""
-    try:
-        completed = subprocess.run(argv, env=env, stdin=stdin, stdout=stdout if stdout is not None else subprocess.PIPE,
-                                   stderr=subprocess.PIPE, timeout=timeout, check=False, pass_fds=passed_fds(env),
-                                   **os_account(user))
-    except OSError as err:
-        raise PgError('Cannot run %s: %s' % (argv[0], err))
-    except subprocess.TimeoutExpired:
-        raise PgError('%s did not finish within %s seconds.' % (os.path.basename(argv[0]), timeout))
-    if completed.returncode != 0:
-        stderr = completed.stderr.decode('utf-8', 'replace').strip()
-        raise PgError('%s failed (exit %d): %s' % (os.path.basename(argv[0]), completed.returncode, stderr))
-    return completed

@@ -16,10 +16,9 @@ import os
 import pwd
 import shutil
 import stat
-import subprocess
 import sys
 
-from ansible_collections.defneqr.dbops.plugins.module_utils import postgres
+from ansible_collections.defneqr.dbops.plugins.module_utils import postgres, programs
 
 
 def python_library_problem(name, package):
@@ -102,7 +101,7 @@ def sudo_problem():
     if not shutil.which('sudo'):
         return ('become is asked but sudo is not installed on this host: install it (apt-get install sudo) and give '
                 '%s the right to use it, or run without become on paths the account owns' % getpass.getuser()), ''
-    done = subprocess.run(['sudo', '-n', 'true'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+    done = programs.run(['sudo', '-n', 'true'], check=False)
     if done.returncode == 0:
         return '', ''
     return '', ('sudo asks %s for a password (sudo -n true: %s): give it with --ask-become-pass (-K), or grant '

@@ -13,28 +13,30 @@ __metaclass__ = type
 
 import os
 import re
-import subprocess
 
-from ansible_collections.defneqr.dbops.plugins.module_utils.postgres import PgError
+from ansible_collections.defneqr.dbops.plugins.module_utils import programs
 
 MIGRATION_NAME = re.compile(r'^[0-9]{14}_[A-Za-z0-9_]+$|^[A-Za-z0-9_.-]+$')
+# `npx --no-install prisma migrate <command> [options]`: never a download at deploy time
+PRISMA_MIGRATE = programs.Program('npx', fixed=('--no-install', 'prisma', 'migrate'), options=())
+RESOLVE = programs.Program('npx', fixed=('--no-install', 'prisma', 'migrate', 'resolve'), options=(
+    ('applied', ('--applied', '{}')), ('rolled_back', ('--rolled-back', '{}'))))
 
 
 def argv(action, npx='npx', applied=None, rolled_back=None):
     """The CLI command for deployed / status / resolved (names checked: they become argv items)."""
-    base = [npx, '--no-install', 'prisma', 'migrate']
     if action == 'deployed':
-        return base + ['deploy']
+        return PRISMA_MIGRATE.argv(npx, 'deploy')
     if action == 'status':
-        return base + ['status']
+        return PRISMA_MIGRATE.argv(npx, 'status')
     if action == 'resolved':
         name = applied or rolled_back
         if not name or not MIGRATION_NAME.match(name):
-            raise PgError('A migration name must be a folder name such as 20260218193213_add_performance_indexes, '
-                          'not %r.' % name)
-        return base + ['resolve', '--applied' if applied else '--rolled-back', name]
-    raise PgError('engine=cli supports state deployed and resolved, and the status of prisma_migrate_info; '
-                  'use engine=native for %s.' % action)
+            raise programs.ProgramError('A migration name must be a folder name such as '
+                                        '20260218193213_add_performance_indexes, not %r.' % name)
+        return RESOLVE.argv(npx, applied=applied, rolled_back=rolled_back)
+    raise programs.ProgramError('engine=cli supports state deployed and resolved, and the status of '
+                                'prisma_migrate_info; use engine=native for %s.' % action)
 
 
 def parse_deploy(output):
@@ -68,10 +70,10 @@ def run(action, project_dir, database_url, npx='npx', applied=None, rolled_back=
     """Run the CLI; returns (exit code, combined output). The URL goes through the environment."""
     env = dict(os.environ, DATABASE_URL=database_url)
     try:
-        done = subprocess.run(argv(action, npx, applied=applied, rolled_back=rolled_back), cwd=project_dir,
-                              env=env, capture_output=True, text=True, timeout=timeout, check=False)
-    except OSError as err:
-        raise PgError('Cannot run the Prisma CLI (%s): %s. Install it in the project (npm install prisma) or use '
-                      'engine=native.' % (npx, err))
-    output = (done.stdout or '') + (done.stderr or '')
+        done = programs.run(argv(action, npx, applied=applied, rolled_back=rolled_back), env=env, cwd=project_dir,
+                            timeout=timeout, check=False)
+    except programs.ProgramError as err:
+        raise programs.ProgramError('Cannot run the Prisma CLI (%s): %s. Install it in the project (npm install '
+                                    'prisma) or use engine=native.' % (npx, err))
+    output = (done.stdout + done.stderr).decode('utf-8', 'replace')
     return done.returncode, output.replace(database_url, '********') if database_url else output

@@ -22,6 +22,7 @@ from ansible_collections.defneqr.dbops.plugins.module_utils import backup as bac
 from ansible_collections.defneqr.dbops.plugins.module_utils import backup_store as store_mod
 from ansible_collections.defneqr.dbops.plugins.module_utils import postgres
 from ansible_collections.defneqr.dbops.plugins.module_utils import prisma_migrations
+from ansible_collections.defneqr.dbops.plugins.module_utils.errors import DbopsError
 
 # One line per schema object, database-independent; column order is not compared (a rollback that
 # re-adds a dropped column puts it last, which no query sees).
@@ -120,7 +121,7 @@ def rehearse(params, project, last_applied, target=None, schema='public', check_
             result['rollback_tested'] = result['identical']
         else:
             result['error'] = 'the live database has no applied migration to roll back to'
-    except (postgres.PgError,) + postgres.DRIVER_ERRORS as err:
+    except (DbopsError,) + postgres.DRIVER_ERRORS as err:
         if stage == 'applying':
             result['ok'] = False
         # our own errors carry the server's message on later lines (Database error: ...): keep them all

@@ -22,6 +22,7 @@ from ansible_collections.defneqr.dbops.plugins.module_utils import database_prop
 from ansible_collections.defneqr.dbops.plugins.module_utils import postgres
 from ansible_collections.defneqr.dbops.plugins.module_utils import s3_storage
 from ansible_collections.defneqr.dbops.plugins.module_utils.postgres import PgError
+from ansible_collections.defneqr.dbops.plugins.module_utils.errors import DbopsError
 
 
 # the kind under which a database replaced by a swap is kept until retention drops it
@@ -121,7 +122,7 @@ def _restore(params, options, folder, manifest, check_mode, clock):
                                                name=target, owner=owner))
         try:
             result['argv'] = backup_mod.restore_dump(params, admin, folder, manifest, target, jobs=jobs)
-        except PgError:
+        except DbopsError:  # a refused statement or a failed pg_restore: the half-restored copy goes
             backup_mod.drop_database(admin, target)
             raise
     restored = postgres.connect(params, database=target)

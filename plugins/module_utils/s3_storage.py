@@ -15,7 +15,7 @@ import os
 import traceback
 
 from ansible_collections.defneqr.dbops.plugins.module_utils import backup_store as store_mod
-from ansible_collections.defneqr.dbops.plugins.module_utils.postgres import PgError
+from ansible_collections.defneqr.dbops.plugins.module_utils.errors import DbopsError
 
 BOTO3_IMPORT_ERROR = None
 try:
@@ -32,6 +32,10 @@ except ImportError:  # pragma: no cover - reported as a clear error at use
 
 
 S3_CONNECTION = ('region', 'endpoint_url', 'access_key', 'secret_key')
+
+
+class S3Error(DbopsError):
+    """The bucket cannot be reached or written, or an object is not what it should be."""
 
 
 def s3_argument_spec(*names):
@@ -54,7 +58,7 @@ def s3_argument_spec(*names):
 
 def client(opts):
     if boto3 is None:
-        raise PgError('The Python package boto3 is required for S3 backups on the host that runs the module: '
+        raise S3Error('The Python package boto3 is required for S3 backups on the host that runs the module: '
                       'apt-get install python3-boto3 (Debian, Ubuntu), or pip install boto3 into the Python that '
                       'Ansible uses there (ansible_python_interpreter).')
     kwargs = dict(region_name=opts.get('region'), endpoint_url=opts.get('endpoint_url'))
@@ -83,7 +87,7 @@ def check_reachable(opts):
     try:
         s3.head_bucket(Bucket=opts['bucket'])
     except S3_ERRORS as err:
-        raise PgError(_explain(err, opts) + ' Nothing was dumped.')
+        raise S3Error(_explain(err, opts) + ' Nothing was dumped.')
 
 
 def key_prefix(opts, kind, ident):
@@ -113,7 +117,7 @@ def upload_backup(opts, manifest, kind, check_mode=False):
                            Config=config)
             head = s3.head_object(Bucket=opts['bucket'], Key=key)
             if head['ContentLength'] != entry['size'] or head.get('Metadata', {}).get('sha256') != entry['sha256']:
-                raise PgError('The uploaded s3://%s/%s does not match the local file (size %s vs %s); the upload is '
+                raise S3Error('The uploaded s3://%s/%s does not match the local file (size %s vs %s); the upload is '
                               'incomplete.' % (opts['bucket'], key, head['ContentLength'], entry['size']))
         body = json.dumps(dict((k, v) for k, v in manifest.items() if k != 'folder'), indent=2, sort_keys=True,
                           default=str).encode()
@@ -121,7 +125,7 @@ def upload_backup(opts, manifest, kind, check_mode=False):
         planned[-1]['size'] = len(body)
         changed = ensure_lifecycle(s3, opts, kind) if opts.get('lifecycle_days') else False
     except S3_ERRORS as err:
-        raise PgError(_explain(err, opts))
+        raise S3Error(_explain(err, opts))
     return dict(bucket=opts['bucket'], objects=planned, lifecycle_changed=changed)
 
 
@@ -148,7 +152,7 @@ def ensure_lifecycle(s3, opts, kind):
 
 def parse_uri(uri):
     if not uri.startswith('s3://'):
-        raise PgError('%r is not an s3:// URI.' % uri)
+        raise S3Error('%r is not an s3:// URI.' % uri)
     bucket, _sep, key = uri[5:].partition('/')
     return bucket, key.strip('/')
 
@@ -168,7 +172,7 @@ def list_backups(opts, kind=None):
                     manifest['uri'] = 's3://%s/%s' % (opts['bucket'], item['Key'].rsplit('/', 1)[0])
                     found.append(manifest)
     except S3_ERRORS as err:
-        raise PgError(_explain(err, opts))
+        raise S3Error(_explain(err, opts))
     return sorted(found, key=lambda m: m['started_at'], reverse=True)
 
 
@@ -187,6 +191,6 @@ def download_backup(opts, uri, into):
             s3.download_file(bucket, '%s/%s' % (key, entry['path']), target)
             os.chmod(target, 0o600)
     except S3_ERRORS as err:
-        raise PgError(_explain(err, opts))
+        raise S3Error(_explain(err, opts))
     store_mod.write_json_durably(os.path.join(folder, store_mod.MANIFEST), manifest)
     return folder

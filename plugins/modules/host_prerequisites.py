@@ -114,11 +114,17 @@ user:
   description: The account the checks ran as.
   returned: always
   type: str
+commands:
+  description: The argv of each program the run started, in order, passwords masked (docs/operator-guide.md).
+  returned: always
+  type: list
+  elements: list
 '''
 
 import getpass
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.defneqr.dbops.plugins.module_utils import programs
 from ansible_collections.defneqr.dbops.plugins.module_utils import prerequisites
 
 
@@ -140,7 +146,7 @@ def main():
         module.fail_json(msg='This host is not ready for the run, as %s (nothing was changed): %s' % (
             result['user'], ' | '.join('%d) %s' % (number, problem) for number, problem in enumerate(problems, 1))),
             **result)
-    module.exit_json(**result)
+    module.exit_json(commands=programs.ran(), **result)
 
 
 if __name__ == '__main__':

@@ -305,10 +305,16 @@ s3:
   description: Uploaded objects with their keys and sizes, and whether the lifecycle rule changed.
   returned: when s3 is set
   type: dict
+commands:
+  description: The argv of each program the run started, in order, passwords masked (docs/operator-guide.md).
+  returned: always
+  type: list
+  elements: list
 '''
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.defneqr.dbops.plugins.module_utils import programs
 from ansible_collections.defneqr.dbops.plugins.module_utils import pgbackrest, postgres
 from ansible_collections.defneqr.dbops.plugins.module_utils.backup import VERIFY_LEVELS, BackupJob
 from ansible_collections.defneqr.dbops.plugins.module_utils.s3_storage import check_reachable, s3_argument_spec, upload_backup
@@ -345,12 +351,13 @@ def main():
     options = dict(module.params, database=module.params['database'] or module.params['login_db'])
     with postgres.failing_module(module):
         if options['method'] == 'pgbackrest':
-            module.exit_json(**pgbackrest.take_backup(pgbackrest.PgBackRest.from_params(options['pgbackrest']),
-                                                      options['backup_type'], module.check_mode))
+            taken = pgbackrest.take_backup(pgbackrest.PgBackRest.from_params(options['pgbackrest']),
+                                           options['backup_type'], module.check_mode)
+            module.exit_json(commands=programs.ran(), **taken)
         postgres.ensure_driver(module)
         if options['method'] == 'restore_point':
-            module.exit_json(**pgbackrest.create_restore_point(postgres.connect(options), options['label'],
-                                                               module.check_mode))
+            point = pgbackrest.create_restore_point(postgres.connect(options), options['label'], module.check_mode)
+            module.exit_json(commands=programs.ran(), **point)
         if not options['database']:
             module.fail_json(msg='Set database (or login_db): the database to back up.')
         job = BackupJob(module.params, options)
@@ -359,7 +366,7 @@ def main():
         result = job.run(check_mode=module.check_mode)
         if options['s3'] and options['method'] == 'dump' and not options['retention_only']:
             result['s3'] = upload_backup(options['s3'], result['backup'], job.kind, module.check_mode)
-    module.exit_json(**result)
+    module.exit_json(commands=programs.ran(), **result)
 
 
 if __name__ == '__main__':

@@ -99,10 +99,16 @@ newest_verified_age_hours:
   description: Age of the newest verified backup in hours (null when there is none).
   returned: always
   type: float
+commands:
+  description: The argv of each program the run started, in order, passwords masked (docs/operator-guide.md).
+  returned: always
+  type: list
+  elements: list
 '''
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.defneqr.dbops.plugins.module_utils import programs
 from ansible_collections.defneqr.dbops.plugins.module_utils import backup_store as store_mod
 from ansible_collections.defneqr.dbops.plugins.module_utils import pgbackrest, postgres
 from ansible_collections.defneqr.dbops.plugins.module_utils import s3_storage
@@ -170,7 +176,7 @@ def main():
                 manifest['check'] = check_backup(module.params, manifest, p['verify'])
     verified = [m for m in manifests if m['verified']]
     module.exit_json(
-        changed=False, backups=manifests, leftovers=leftovers,
+        commands=programs.ran(), changed=False, backups=manifests, leftovers=leftovers,
         retention=retention_plan(manifests, now, p['retention_days'], p['min_keep']) if p['retention_days'] else {},
         newest_verified_age_hours=verified[0]['age_hours'] if verified else None, **extra)
 

@@ -157,6 +157,11 @@ duration:
   description: Seconds the whole run took.
   returned: always
   type: float
+commands:
+  description: The argv of each program the run started, in order, passwords masked (docs/operator-guide.md).
+  returned: always
+  type: list
+  elements: list
 '''
 
 import json
@@ -164,6 +169,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.defneqr.dbops.plugins.module_utils import programs
 from ansible_collections.defneqr.dbops.plugins.module_utils import health
 from ansible_collections.defneqr.dbops.plugins.module_utils import pgbackrest
 from ansible_collections.defneqr.dbops.plugins.module_utils import postgres
@@ -214,7 +220,7 @@ def main():
     if p['fail_on'] != 'never' and health.LEVELS[status] >= health.LEVELS[p['fail_on']]:
         module.fail_json(msg='Database health is %s: %s' % (status, '; '.join(
             '%s: %s' % (n, results[n]['message']) for n in result['findings'])), **result)
-    module.exit_json(**result)
+    module.exit_json(commands=programs.ran(), **result)
 
 
 if __name__ == '__main__':

@@ -125,10 +125,16 @@ running:
   description: Whether the copy is left running on I(start_port).
   returned: unless check mode
   type: bool
+commands:
+  description: The argv of each program the run started, in order, passwords masked (docs/operator-guide.md).
+  returned: always
+  type: list
+  elements: list
 '''
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.defneqr.dbops.plugins.module_utils import programs
 from ansible_collections.defneqr.dbops.plugins.module_utils import pgbackrest, postgres
 
 
@@ -154,7 +160,7 @@ def main():
     with postgres.failing_module(module):
         result = pgbackrest.point_in_time_restore(pgbackrest.PgBackRest.from_params(module.params['pgbackrest']),
                                                   module.params, module.check_mode)
-    module.exit_json(**result)
+    module.exit_json(commands=programs.ran(), **result)
 
 
 if __name__ == '__main__':

@@ -162,10 +162,16 @@ duration:
   description: Seconds the restore took.
   returned: success
   type: float
+commands:
+  description: The argv of each program the run started, in order, passwords masked (docs/operator-guide.md).
+  returned: always
+  type: list
+  elements: list
 '''
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.defneqr.dbops.plugins.module_utils import programs
 from ansible_collections.defneqr.dbops.plugins.module_utils import postgres
 from ansible_collections.defneqr.dbops.plugins.module_utils.restore import restore
 from ansible_collections.defneqr.dbops.plugins.module_utils.s3_storage import S3_CONNECTION, s3_argument_spec
@@ -190,7 +196,7 @@ def main():
     postgres.ensure_driver(module)
     with postgres.failing_module(module):
         result = restore(module.params, module.params, check_mode=module.check_mode)
-    module.exit_json(**result)
+    module.exit_json(commands=programs.ran(), **result)
 
 
 if __name__ == '__main__':

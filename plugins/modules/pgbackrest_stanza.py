@@ -53,10 +53,16 @@ pgbackrest:
   description: The repository after the run, C(backups), C(wal) ranges and C(status) (see M(defneqr.dbops.pg_backup_info)).
   returned: unless check mode
   type: dict
+commands:
+  description: The argv of each program the run started, in order, passwords masked (docs/operator-guide.md).
+  returned: always
+  type: list
+  elements: list
 '''
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.defneqr.dbops.plugins.module_utils import programs
 from ansible_collections.defneqr.dbops.plugins.module_utils import pgbackrest, postgres
 
 
@@ -68,7 +74,7 @@ def main():
     with postgres.failing_module(module):
         result = pgbackrest.ensure_stanza(pgbackrest.PgBackRest.from_params(module.params['pgbackrest']),
                                           module.params['check'], module.check_mode)
-    module.exit_json(**result)
+    module.exit_json(commands=programs.ran(), **result)
 
 
 if __name__ == '__main__':

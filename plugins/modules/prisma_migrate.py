@@ -271,12 +271,18 @@ cli_output:
   returned: when engine is cli
   type: list
   elements: str
+commands:
+  description: The argv of each program the run started, in order, passwords masked (docs/operator-guide.md).
+  returned: always
+  type: list
+  elements: list
 '''
 
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.defneqr.dbops.plugins.module_utils import programs
 from ansible_collections.defneqr.dbops.plugins.module_utils import postgres
 from ansible_collections.defneqr.dbops.plugins.module_utils import prisma_migrations
 from ansible_collections.defneqr.dbops.plugins.module_utils import rehearsal
@@ -347,7 +353,7 @@ def main():
     result.update(migrations=after, pending=summary['pending'], duration=round(time.time() - started, 3))
     if module._diff:
         result['diff'] = dict(before=_states(before), after=_states(after))
-    module.exit_json(**result)
+    module.exit_json(commands=programs.ran(), **result)
 
 
 def _states(entries):

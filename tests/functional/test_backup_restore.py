@@ -508,7 +508,7 @@ def test_a_failed_backup_deletes_nothing(pg, sample_db, tmp_path):
 
 def test_check_mode_writes_nothing(pg, sample_db, tmp_path):
     plan = run_module('pg_backup', args_for(pg, sample_db, tmp_path / 'bk', kind='daily'), check_mode=True)
-    assert plan['changed'] is True and plan['backup']['argv'][1] == '--format=c'
+    assert plan['changed'] is True and '--format=c' in plan['backup']['argv']
     assert plan['space']['free_bytes'] > plan['space']['needed_bytes']
     assert not (tmp_path / 'bk').exists()
 

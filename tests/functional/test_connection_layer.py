@@ -9,6 +9,7 @@ import time
 import pytest
 
 from ansible_collections.defneqr.dbops.plugins.module_utils import postgres
+from ansible_collections.defneqr.dbops.plugins.module_utils import programs
 import paths
 from conftest import tcp_params
 
@@ -91,7 +92,7 @@ def test_password_reaches_child_only_through_a_private_passfile(pg, fresh_db):
         assert oct(os.stat(passfile).st_mode & 0o777) == '0o600' and os.stat(passfile).st_nlink == 0
         argv = [psql, '-X', '-At', '-c', 'SELECT current_user, pg_sleep(1)']
         child = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                 pass_fds=postgres.passed_fds(env))
+                                 pass_fds=programs.passed_fds(env))
         with open('/proc/%d/cmdline' % child.pid, 'rb') as stream:
             cmdline = stream.read()
         with open('/proc/%d/environ' % child.pid, 'rb') as stream:
@@ -139,11 +140,11 @@ def test_a_killed_backup_leaves_no_password_on_disk(pg, fresh_db, tmp_path):
                 continue
 
 
-def test_run_client_reports_stderr_without_secret(pg):
+def test_a_failed_program_reports_stderr_without_secret(pg):
     params = tcp_params(pg, login_password='wrong-' + pg.app_password)
     psql = postgres.find_program('psql', pg.bin_dir)
     with postgres.client_environment(params) as env:
-        with pytest.raises(postgres.PgError) as caught:
-            postgres.run_client([psql, '-X', '-c', 'SELECT 1'], env)
+        with pytest.raises(programs.ProgramError) as caught:
+            programs.run([psql, '-X', '-c', 'SELECT 1'], env)
     assert 'password authentication failed' in str(caught.value)
     assert pg.app_password not in str(caught.value)

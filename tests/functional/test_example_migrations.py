@@ -6,6 +6,7 @@ import pytest
 
 import paths
 from ansible_collections.defneqr.dbops.plugins.module_utils import postgres
+from ansible_collections.defneqr.dbops.plugins.module_utils import programs
 from conftest import tcp_params
 
 MIGRATIONS = sorted(name for name in os.listdir(paths.MIGRATIONS)
@@ -52,11 +53,11 @@ class Database:
 
     def run_file(self, path):
         with postgres.client_environment(self.params) as env:
-            postgres.run_client([self.psql_bin, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', path], env)
+            programs.run([self.psql_bin, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', path], env)
 
     def schema(self):
         with postgres.client_environment(self.params) as env:
-            out = postgres.run_client([self.pg_dump_bin, '--schema-only', '--no-owner'], env).stdout.decode()
+            out = programs.run([self.pg_dump_bin, '--schema-only', '--no-owner'], env).stdout.decode()
         # Version banners and pg_dump 18's random \restrict keys differ between runs.
         return '\n'.join(line for line in out.splitlines()
                          if not line.startswith(('--', '\\restrict', '\\unrestrict')) and line.strip())

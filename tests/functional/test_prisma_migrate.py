@@ -10,6 +10,7 @@ import pytest
 
 import paths
 from ansible_collections.defneqr.dbops.plugins.module_utils import postgres
+from ansible_collections.defneqr.dbops.plugins.module_utils import programs
 from conftest import tcp_params
 from modrun import run_module
 
@@ -30,8 +31,8 @@ def rows(pg, db):
 
 def schema_of(pg, db):
     with postgres.client_environment(tcp_params(pg, login_db=db)) as env:
-        out = postgres.run_client([os.path.join(pg.bin_dir, 'pg_dump'), '--schema-only', '--no-owner',
-                                   '--exclude-table=_prisma_migrations'], env).stdout.decode()
+        out = programs.run([os.path.join(pg.bin_dir, 'pg_dump'), '--schema-only', '--no-owner',
+                            '--exclude-table=_prisma_migrations'], env).stdout.decode()
     return '\n'.join(line for line in out.splitlines() if line.strip() and not line.startswith(('--', '\\')))
 
 

@@ -104,10 +104,10 @@ def test_explicit_method_without_any_support_is_an_error(monkeypatch):
 def test_dump_argv():
     external = dumps.Compression('zstd', 5, external=True)
     assert dumps.dump_argv('pg_dump', 'custom', external, 1, snapshot='0003-1') == [
-        'pg_dump', '--format=c', '--blobs', '--no-password', '--compress=0', '--snapshot=0003-1']
+        'pg_dump', '--blobs', '--no-password', '--format=c', '--compress=0', '--snapshot=0003-1']
     native = dumps.Compression('gzip', 1)
     assert dumps.dump_argv('pg_dump', 'directory', native, 2, out_path='/b/data') == [
-        'pg_dump', '--format=d', '--blobs', '--no-password', '--compress=1', '--jobs=2', '--file=/b/data']
+        'pg_dump', '--blobs', '--no-password', '--format=d', '--compress=1', '--jobs=2', '--file=/b/data']
     assert dumps.dump_argv('pg_dump', 'custom', dumps.Compression('zstd', 3), 1)[4] == '--compress=zstd:3'
     assert dumps.dump_file_name('dijitalmenu', 'custom', external) == 'dijitalmenu.dump.zst'
 

@@ -4,7 +4,6 @@ import datetime
 import pytest
 
 from ansible_collections.defneqr.dbops.plugins.module_utils import pgbackrest
-from ansible_collections.defneqr.dbops.plugins.module_utils.postgres import PgError
 
 NOW = datetime.datetime(2026, 11, 26, 12, 0, tzinfo=datetime.timezone.utc)
 STOP = int(datetime.datetime(2026, 11, 26, 9, 0, tzinfo=datetime.timezone.utc).timestamp())
@@ -62,7 +61,7 @@ def test_replace_restores_in_place_with_delta():
 
 @pytest.mark.parametrize('stanza', ['shop; rm -rf /', '', '-leading', 'a' * 64, 'x y', 'a/b'])
 def test_stanza_names_are_plain(stanza):
-    with pytest.raises(PgError, match='not a plain name'):
+    with pytest.raises(pgbackrest.PgBackRestError, match='not a plain name'):
         pgbackrest.PgBackRest(stanza)
 
 

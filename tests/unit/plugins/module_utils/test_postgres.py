@@ -5,6 +5,7 @@ import stat
 import pytest
 
 from ansible_collections.defneqr.dbops.plugins.module_utils import postgres
+from ansible_collections.defneqr.dbops.plugins.module_utils import programs
 
 PARAMS = dict(login_host='db1', login_port=5433, login_user='app', login_password='s3:cr\\et',
               login_unix_socket='', login_db='dijitalmenu', ssl_mode='require', ca_cert=None,
@@ -65,7 +66,7 @@ def test_client_environment_uses_private_passfile_with_escaping(monkeypatch):
         path = env['PGPASSFILE']
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
         assert os.stat(path).st_nlink == 0  # no name on disk: nothing is left behind by a SIGKILL
-        assert postgres.passed_fds(env) == (int(path.rsplit('/', 1)[1]),)
+        assert programs.passed_fds(env) == (int(path.rsplit('/', 1)[1]),)
         with open(path, encoding='utf-8') as stream:
             assert stream.read() == '*:*:*:*:s3\\:cr\\\\et\n'
     assert not os.path.exists(path)

@@ -6,7 +6,7 @@ import stat
 import pytest
 
 from ansible_collections.defneqr.dbops.plugins.module_utils import prisma_cli
-from ansible_collections.defneqr.dbops.plugins.module_utils.postgres import PgError
+from ansible_collections.defneqr.dbops.plugins.module_utils.programs import ProgramError
 from ansible_collections.defneqr.dbops.plugins.module_utils.prisma_module import database_url
 
 DEPLOY_OUTPUT = """Environment variables loaded from .env
@@ -46,9 +46,9 @@ def test_argv_never_holds_the_url_and_checks_names():
     assert prisma_cli.argv('deployed') == ['npx', '--no-install', 'prisma', 'migrate', 'deploy']
     assert prisma_cli.argv('resolved', rolled_back='20260218193213_add_performance_indexes')[-2:] == [
         '--rolled-back', '20260218193213_add_performance_indexes']
-    with pytest.raises(PgError):
+    with pytest.raises(ProgramError):
         prisma_cli.argv('resolved', applied='x; rm -rf /')
-    with pytest.raises(PgError):
+    with pytest.raises(ProgramError):
         prisma_cli.argv('rolled_back')
 
 
