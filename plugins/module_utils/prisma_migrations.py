@@ -17,8 +17,10 @@ Transaction semantics (``transaction``):
     is blocked, and both re-apply the fixed migration on the next deploy. Scripts that manage
     their own transaction or contain statements PostgreSQL refuses in a transaction block
     (``CREATE INDEX CONCURRENTLY``, ...) run as Prisma runs them.
-  * ``never``: exactly as Prisma: the whole script as one simple query; a failure leaves a
-    failed row (P3009 on the next deploy until it is resolved).
+  * ``never``: as prisma-engines' native PostgreSQL connector (``apply_migration_script``: the whole
+    file as one simple-query message, which PostgreSQL runs as one implicit transaction); a failure
+    leaves a failed row (P3009 on the next deploy until it is resolved). Prisma 7.4's concurrent
+    index support (PR 5767) may split such files; the sources readable here predate it.
 """
 
 from __future__ import absolute_import, division, print_function

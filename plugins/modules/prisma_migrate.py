@@ -54,8 +54,15 @@ options:
   transaction:
     description:
       - C(auto) runs each migration in its own transaction (see the description).
-      - C(never) runs each script exactly as Prisma does, as one simple query; a failure leaves a failed row
-        that blocks later deploys until it is resolved (Prisma's P3009).
+      - C(never) runs each script as Prisma's native PostgreSQL connector does (prisma-engines'
+        C(apply_migration_script) sends the whole file as one simple-query message). PostgreSQL runs such a
+        multi-statement message as one implicit transaction, so a C(CREATE INDEX CONCURRENTLY) works only as the
+        file's only statement (else error 25001), exactly as with Prisma. A failure leaves a failed row that blocks
+        later deploys until it is resolved (Prisma's P3009).
+      - Prisma 7.4 added C(CREATE INDEX CONCURRENTLY) support (prisma-engines PR 5767), which may send such a
+        file's statements one at a time; the engine sources readable here predate it, so C(never) keeps the
+        one-message behaviour (so does C(auto) for such a file). Keep each concurrent index build in a migration
+        of its own.
     type: str
     choices: [ auto, never ]
     default: auto
