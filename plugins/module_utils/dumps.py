@@ -37,7 +37,9 @@ PG_RESTORE = programs.Program('pg_restore', fixed=('--no-password',), options=(
     ('if_exists', '--if-exists'), ('no_owner', '--no-owner'), ('data_only', '--data-only'), ('jobs', '--jobs={}'),
     ('single_transaction', '--single-transaction'), ('file', '--file={}')))
 # zstd, gzip and lz4 share these flags (threads: zstd only)
-COMPRESSOR_OPTIONS = (('quiet', '-q'), ('decompress', '-d'), ('level', '-{}'), ('stdout', '-c'), ('threads', '-T{}'))
+COMPRESSOR_PROGRAMS = dict((method, programs.Program(name, options=(
+    ('quiet', '-q'), ('decompress', '-d'), ('level', '-{}'), ('stdout', '-c'), ('threads', '-T{}'))))
+    for method, (name, _suffix) in COMPRESSORS.items())
 SPEC = re.compile(r'^(auto|none|zstd|gzip|lz4)(?::([0-9]{1,2}))?$')
 
 
@@ -126,20 +128,15 @@ def dump_argv(pg_dump, fmt, compression, jobs, out_path=None, snapshot=None):
                         file=out_path)
 
 
-def _compressor(method):
-    name = COMPRESSORS[method][0]
-    return programs.Program(name, options=COMPRESSOR_OPTIONS), shutil.which(name) or name
-
-
 def compressor_argv(compression):
-    program, path = _compressor(compression.method)
-    return program.argv(path, quiet=True, level=compression.level, stdout=True,
+    program = COMPRESSOR_PROGRAMS[compression.method]
+    return program.argv(shutil.which(program.name), quiet=True, level=compression.level, stdout=True,
                         threads=0 if compression.method == 'zstd' else None)
 
 
 def decompressor_argv(method, path):
-    program, binary = _compressor(method)
-    return program.argv(binary, path, quiet=True, decompress=True, stdout=True)
+    program = COMPRESSOR_PROGRAMS[method]
+    return program.argv(shutil.which(program.name), path, quiet=True, decompress=True, stdout=True)
 
 
 def _stderr_text(stream):

@@ -74,7 +74,7 @@ class PgBackRest:
         program = self.binary if os.path.isabs(self.binary) else postgres.find_program_on_path(
             self.binary, 'pgBackRest is not installed on this host (Debian: apt-get install pgbackrest), or set '
                          'pgbackrest.binary.')
-        return PGBACKREST.argv(program, *(list(options) + [command]), config=self.config or None, stanza=self.stanza,
+        return PGBACKREST.argv(program, *(list(options) + [command]), config=self.config, stanza=self.stanza,
                                log_level_console='warn')
 
     def run(self, command, *options, timeout=None):

@@ -33,8 +33,8 @@ class Program:
     """A program's command line from a declared table.
 
     `fixed` arguments come first, then each option that is given, in the table's order (a form with `{}` takes the
-    value, a pair of forms makes two arguments; a True value writes a flag alone; None or False leaves the option
-    out), then the operands.
+    value, a pair of forms makes two arguments; a True value writes a flag alone; None, False or '' leaves the
+    option out), then the operands.
     """
 
     def __init__(self, name, fixed=(), options=()):
@@ -50,7 +50,7 @@ class Program:
         argv = [path or self.name] + list(self.fixed)
         for option, form in self.options:
             value = values.get(option)
-            if value is None or value is False:
+            if value is None or value is False or value == '':
                 continue
             forms = form if isinstance(form, tuple) else (form,)
             argv.extend(part if value is True else part.format(value) for part in forms)

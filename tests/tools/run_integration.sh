@@ -25,7 +25,7 @@ cd "$stage"
 "$(dirname "$python")/ansible-test" integration --allow-destructive --color no --python-interpreter "$python" "$@" \
   2>&1 | tee "$state/log"
 wanted=$(find tests/integration/targets -mindepth 1 -maxdepth 1 -type d ! -name 'setup_*' | wc -l)
-[ $# -gt 0 ] && wanted=$(grep -c '' <<< "$(printf '%s\n' "$@" | grep -v '^-')")
+[ $# -gt 0 ] && wanted=$(printf '%s\n' "$@" | grep -vc '^-' || true)  # the targets named, not the options
 ran=$(grep -c '^Running .* integration test role$' "$state/log" || true)
 if [ "$ran" -lt "$wanted" ]; then
   echo "integration: $ran of $wanted targets ran; a skipped target is a failure (see the lines above)" >&2
