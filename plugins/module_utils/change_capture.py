@@ -130,16 +130,20 @@ def refuse_unowned(names, schema, conn):
                       'or turn capture off.' % (conn.info.user, conn.info.dbname, conn.info.dbname, conn.info.user))
 
 
-def install(conn, schema='public', exclude=(), check_mode=False):
-    """Put the log and the triggers in place on every table that has none yet (also tables a migration created)."""
+def install(conn, schema='public', exclude=(), check_mode=False, new_log=False):
+    """Put the log and the triggers in place on every table that has none yet (also tables a migration created).
+    new_log: first drop an earlier capture and its log, in the same transaction, so the log starts empty."""
     exclude = list(exclude) + ['_prisma_migrations']
     found = tables(conn, schema, exclude)
     refuse_keyless([t['name'] for t in found if not t['key']], schema)
-    missing = [t for t in found if not t['captured']]
+    earlier = _remove_statements(conn) if new_log else []
+    missing = [t for t in found if earlier or not t['captured']]
     refuse_unowned([t['name'] for t in missing if not t['owned']], schema, conn)
-    if missing and not check_mode:
+    if (missing or earlier) and not check_mode:
         with conn.cursor() as cur:
             cur.execute('BEGIN')
+            for statement in earlier:
+                cur.execute(statement)
             cur.execute(_LOG)
             for table in missing:
                 target = identifier(schema, table['name'])
@@ -149,7 +153,8 @@ def install(conn, schema='public', exclude=(), check_mode=False):
                 cur.execute(_sql('CREATE TRIGGER {} BEFORE TRUNCATE ON {} FOR EACH STATEMENT '
                                  'EXECUTE FUNCTION dbops.capture_truncate()', identifier(TRUNCATE_TRIGGER), target))
             cur.execute('COMMIT')
-    return dict(changed=bool(missing), tables=[t['name'] for t in found], added=[t['name'] for t in missing])
+    return dict(changed=bool(missing or earlier), tables=[t['name'] for t in found],
+                added=[t['name'] for t in missing], ended_earlier=bool(earlier))
 
 
 def info(conn):

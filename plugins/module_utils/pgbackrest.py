@@ -192,6 +192,15 @@ def create_restore_point(conn, name, check_mode=False):
     return dict(changed=True, restore_point=dict(name=name, lsn=row['lsn'], created_at=row['at']))
 
 
+def restore_point_beside(conn, name, check_mode=False):
+    """A restore point taken beside a backup: a problem is reported, not raised, as the backup is what counts."""
+    try:
+        point = create_restore_point(conn, name, check_mode)
+    except PgBackRestError as err:
+        return dict(restore_point=None, restore_point_problem=str(err))
+    return dict(restore_point=point['restore_point'], restore_point_problem=point.get('msg'))
+
+
 def ensure_stanza(tool, check=True, check_mode=False):
     """stanza-create when the stanza is missing, then `pgbackrest check`: a WAL switch that must reach the
     repository, proving archive_command, the configuration and the repository work together."""

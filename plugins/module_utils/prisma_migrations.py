@@ -216,6 +216,7 @@ def summarize(entries, has_table):
                    applied=names('applied', 'modified'))
     summary['in_sync'] = not (summary['pending'] or summary['failed_migrations'] or summary['modified']
                               or summary['missing_locally'])
+    summary['latest_applied'] = summary['applied'][-1] if summary['applied'] else None
     return summary
 
 

@@ -141,6 +141,15 @@ options:
         weekly C(backup.sh cleanup)).
     type: bool
     default: false
+  restore_point:
+    description:
+      - With I(method=dump) or I(method=snapshot), also name the moment the backup was taken in the WAL
+        (C(pg_create_restore_point)) with this name, in the same run. For a deploy, whose rollback point is taken
+        with the application stopped, the two mark the same moment, and the outage is one module run shorter.
+      - A restore point that cannot be made (archiving off, the privilege missing) does not fail the backup,
+        which is the rollback point; I(restore_point_problem) says why.
+    type: str
+    version_added: 0.4.0
   backup_type:
     description:
       - With I(method=pgbackrest), C(full), C(diff) (changes since the last full) or C(incr) (since the last backup).
@@ -268,9 +277,15 @@ backup:
     id: dijitalmenu_20260218T021503Z_add_performance_indexes
     folder: /backups/pre_migration/dijitalmenu_20260218T021503Z_add_performance_indexes
 restore_point:
-  description: With I(method=restore_point), C(name), C(lsn) and C(created_at); null when archiving is off.
-  returned: when method is restore_point
+  description:
+    - With I(method=restore_point), or with the I(restore_point) option, C(name), C(lsn) and C(created_at); null
+      when none was made.
+  returned: when method is restore_point, or the restore_point option is set
   type: dict
+restore_point_problem:
+  description: With the I(restore_point) option, why no restore point was made (archiving off, a missing privilege).
+  returned: when the restore_point option is set
+  type: str
 pgbackrest:
   description: With I(method=pgbackrest), the repository after the backup, C(backups) (newest first, the
     manifest shape of I(backup)), C(wal) (archived WAL ranges with C(min) and C(max)) and C(status).
@@ -342,6 +357,7 @@ def main():
         terminate_sessions=dict(type='bool', default=False),
         snapshot_method=dict(type='str', choices=['auto', 'clone', 'copy'], default='auto'),
         retention_only=dict(type='bool', default=False),
+        restore_point=dict(type='str'),
         s3=dict(type='dict', options=s3_argument_spec()),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
@@ -364,6 +380,8 @@ def main():
         if options['s3'] and options['method'] == 'dump' and not options['retention_only']:
             check_reachable(options['s3'])
         result = job.run(check_mode=module.check_mode)
+        if options['restore_point'] and not options['retention_only']:
+            result.update(pgbackrest.restore_point_beside(job.conn, options['restore_point'], module.check_mode))
         if options['s3'] and options['method'] == 'dump' and not options['retention_only']:
             result['s3'] = upload_backup(options['s3'], result['backup'], job.kind, module.check_mode)
     module.exit_json(commands=programs.ran(), **result)

@@ -58,6 +58,15 @@ options:
     description: With C(state=replayed), the run the quarantined rows are recorded under.
     type: str
     default: ''
+  new_log:
+    description:
+      - With C(state=present), first drop an earlier capture (its triggers and its log) in the same transaction,
+        so the log starts empty here. A deploy's rollback point must not carry the changes of an earlier
+        deploy that kept its capture (C(deploy_capture_until=kept)); one call instead of C(absent) then C(present).
+      - Ignored with the other states.
+    type: bool
+    default: false
+    version_added: 0.4.0
 extends_documentation_fragment:
   - defneqr.dbops.postgres
   - defneqr.dbops.module
@@ -100,6 +109,10 @@ added:
   returned: state is present
   type: list
   elements: str
+ended_earlier:
+  description: With C(state=present) and I(new_log), whether an earlier capture was dropped first.
+  returned: state is present
+  type: bool
 captured:
   description: With C(state=replayed), the logged changes after the rollback point.
   returned: state is replayed
@@ -150,6 +163,7 @@ def main():
         source_database=dict(type='str'),
         quarantine_file=dict(type='path'),
         label=dict(type='str', default=''),
+        new_log=dict(type='bool', default=False),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
                            required_if=[('state', 'replayed', ['source_database'])])
@@ -158,7 +172,7 @@ def main():
     with postgres.failing_module(module):
         conn = postgres.connect(p, database=p['database'])
         if p['state'] == 'present':
-            result = change_capture.install(conn, p['schema'], p['exclude'], module.check_mode)
+            result = change_capture.install(conn, p['schema'], p['exclude'], module.check_mode, p['new_log'])
         elif p['state'] == 'absent':
             result = change_capture.remove(conn, module.check_mode)
         else:

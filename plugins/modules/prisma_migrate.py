@@ -249,6 +249,15 @@ migrations:
   returned: always
   type: list
   elements: dict
+status:
+  description:
+    - The summary after the run, read from C(_prisma_migrations) once the run committed, with the keys
+      M(defneqr.dbops.prisma_migrate_info) returns (C(pending), C(applied), C(failed_migrations), C(modified),
+      C(missing_locally), C(has_migrations_table), C(in_sync), C(latest_applied)).
+    - So a deploy verifies the runbook's C(prisma migrate status) without a second module run inside its outage.
+  returned: always
+  type: dict
+  sample: {in_sync: true, latest_applied: 20260218193213_add_performance_indexes, pending: [], failed_migrations: []}
 lint:
   description: Statements of the pending migrations that take long locks on existing tables.
   returned: always
@@ -357,7 +366,8 @@ def main():
         after, summary = prisma_migrations.status(conn, project, schema)
     for text in result['warnings_list']:
         module.warn(text)
-    result.update(migrations=after, pending=summary['pending'], duration=round(time.time() - started, 3))
+    result.update(migrations=after, pending=summary['pending'], status=summary,
+                  duration=round(time.time() - started, 3))
     if module._diff:
         result['diff'] = dict(before=_states(before), after=_states(after))
     module.exit_json(commands=programs.ran(), **result)

@@ -144,7 +144,6 @@ def main():
             local = project.by_name.get(entry['name'])
             entry['has_rollback_script'] = bool(local and prisma_migrations.find_rollback_script(
                 local, project.rollback_dir))
-        summary['latest_applied'] = summary['applied'][-1] if summary['applied'] else None
         module.exit_json(changed=False, migrations=entries, **summary)
 
 

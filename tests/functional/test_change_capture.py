@@ -211,3 +211,21 @@ def test_capture_refuses_a_table_without_a_key_and_leaves_nothing_after_acceptan
     assert gone['changed'] and capture_objects(pg, fresh_db) == dict(triggers=0, functions=0, log=False)
     assert rows(pg, fresh_db, "SELECT to_regnamespace('dbops') IS NULL AS gone")[0]['gone']
     assert not capture(pg, fresh_db, 'absent')['changed']
+
+
+def test_a_new_log_drops_an_earlier_capture_and_its_changes_in_the_same_call(pg, fresh_db):
+    """What a deploy does after one that kept its capture: the old log must not reach the new rollback point."""
+    sql(pg, fresh_db, 'CREATE TABLE ok (id int PRIMARY KEY); CREATE TABLE skipped (id int PRIMARY KEY)')
+    assert capture(pg, fresh_db, 'present')['added'] == ['ok', 'skipped']
+    sql(pg, fresh_db, 'INSERT INTO ok VALUES (1), (2); INSERT INTO skipped VALUES (1)')
+    logged = "SELECT new_row->>'id' AS id FROM dbops.change_log ORDER BY id"
+    planned = capture(pg, fresh_db, 'present', check_mode=True, new_log=True, exclude=['skipped'])
+    assert planned['changed'] and planned['ended_earlier'] and planned['added'] == ['ok'], planned
+    assert len(rows(pg, fresh_db, logged)) == 3 and capture_objects(pg, fresh_db)['triggers'] == 4
+    started = capture(pg, fresh_db, 'present', new_log=True, exclude=['skipped'])
+    assert started['changed'] and started['ended_earlier'] and started['added'] == ['ok'], started
+    assert rows(pg, fresh_db, logged) == [] and capture_objects(pg, fresh_db)['triggers'] == 2
+    sql(pg, fresh_db, 'INSERT INTO ok VALUES (3); INSERT INTO skipped VALUES (2)')
+    assert rows(pg, fresh_db, logged) == [dict(id='3')]
+    kept = capture(pg, fresh_db, 'present', exclude=['skipped'])  # without new_log the log is kept
+    assert not kept['changed'] and not kept['ended_earlier'] and rows(pg, fresh_db, logged) == [dict(id='3')]

@@ -186,10 +186,12 @@ def test_point_in_time_restore_to_a_timestamp_has_exactly_the_rows_committed_bef
 
 
 def test_restore_point_of_a_deploy_is_a_target(archived, tmp_path):
+    """The deploy names the moment of its rollback point in the same pg_backup run that takes it."""
     write_batch(archived, 3)
-    point = modrun.run_module('pg_backup', dict(superuser(archived), method='restore_point',
-                                                label='deploy-20261126T000000Z'))
-    assert point['changed'] and point['restore_point']['lsn']
+    point = modrun.run_module('pg_backup', dict(superuser(archived), database=STANZA, dest=str(tmp_path / 'points'),
+                                                verify='none', restore_point='deploy-20261126T000000Z'))
+    assert point['changed'] and point['backup']['files'] and point['restore_point']['lsn'], point
+    assert point['restore_point_problem'] is None
     rows_at_point = int(archived['cluster'].psql('SELECT count(*) FROM scans', database=STANZA))
     write_batch(archived, 4)
     result = pitr(archived, tmp_path, 'name', target_type='name', target='deploy-20261126T000000Z')
@@ -279,13 +281,18 @@ def test_a_broken_repository_makes_the_archiver_critical_while_postgres_runs(arc
     write_batch(archived, 7)  # archiving catches up once the repository is back
 
 
-def test_restore_refuses_a_folder_in_use_and_bad_names(archived):
+def test_restore_refuses_a_folder_in_use_and_bad_names(archived, tmp_path):
     refused = modrun.run_module('pg_pitr', dict(superuser(archived), pgbackrest=pgbackrest_option(archived),
                                                 data_dir=archived['cluster'].data_dir))
     assert refused['failed'] and 'running server' in refused['msg']
     as_app = superuser(archived, login_user=pgcluster.APP_ROLE, login_password=archived['cluster'].app_password)
     app_role = modrun.run_module('pg_backup', dict(as_app, method='restore_point', label='deploy-by-app-role'))
     assert app_role['failed'] and 'GRANT EXECUTE ON FUNCTION pg_create_restore_point' in app_role['msg'], app_role
+    # beside a backup the missing privilege is named, and the backup (a deploy's rollback point) still counts
+    beside = modrun.run_module('pg_backup', dict(as_app, database=STANZA, dest=str(tmp_path / 'by-app'),
+                                                 verify='list', restore_point='deploy-by-app-role'))
+    assert not beside.get('failed') and beside['backup']['verification']['ok'], beside
+    assert beside['restore_point'] is None and 'GRANT EXECUTE' in beside['restore_point_problem'], beside
     injected = modrun.run_module('pg_backup_info', dict(pgbackrest=dict(stanza='shop; rm -rf /')))
     assert injected['failed'] and 'not a plain name' in injected['msg']
 
