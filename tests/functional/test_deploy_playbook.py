@@ -60,10 +60,15 @@ class OrderWriter(threading.Thread):
     what was acknowledged (2xx), and what may have happened without an answer (timeouts, 5xx)."""
 
     STEPS = ('create', 'PREPARING', 'remove', 'SERVED')
+    WRITTEN = "SELECT id FROM orders WHERE id LIKE 'ord%-%'"
 
-    def __init__(self, url):
+    def __init__(self, url, params):
         super().__init__(daemon=True)
         self.url = url
+        # a shared lab holds the orders of earlier cases: they are not this writer's to account for
+        conn = postgres.connect(params)
+        self.earlier = set(r['id'] for r in postgres.query(conn, self.WRITTEN))
+        conn.close()
         self.orders = {}  # id -> dict(status, maybe_status, items, removed, maybe_removed)
         self.unanswered_creates = 0
         self.running = True
@@ -112,7 +117,7 @@ class OrderWriter(threading.Thread):
                                               array(SELECT p.amount FROM payments p WHERE p."orderId" = o.id) AS paid
                                          FROM orders o WHERE o.id LIKE 'ord%-%'""")
         conn.close()
-        found = dict((row['id'], row) for row in rows)
+        found = dict((row['id'], row) for row in rows if row['id'] not in self.earlier)
         lost = sorted(set(self.orders) - set(found))
         assert not lost, '%d of %d acknowledged orders lost: %s' % (len(lost), len(self.orders), lost[:3])
         assert len(set(found) - set(self.orders)) <= self.unanswered_creates, 'orders nobody wrote'
@@ -154,22 +159,72 @@ def changed_backend(tmp_path, change):
     return str(folder)
 
 
-@pytest.fixture
-def world(tmp_path):
-    demo = run_demo.Demo(str(tmp_path / 'w'), scale=0.3, monitor_seconds=3)
-    yield demo
+def new_world(folder):
+    return run_demo.Demo(folder, scale=0.3, monitor_seconds=3)
+
+
+def end_world(demo):
     demo.stop()
     shutil.rmtree(demo.cluster.base_dir, ignore_errors=True) if demo.cluster else None
 
 
+@pytest.fixture
+def world(tmp_path):
+    """A world of its own, for a case that changes its inventory or its database first, or ends elsewhere."""
+    demo = new_world(str(tmp_path / 'w'))
+    yield demo
+    end_world(demo)
+
+
+def back_where_it_began(demo):
+    """Whether a world is as start() leaves it: 1.3.0 at migration 11 on both hosts, answering, no run's
+    lock, no unfinished migration and no change capture (an earlier rollback's quarantine may stay)."""
+    if demo.cluster is None or os.path.exists(os.path.join(demo.backup_dest, '.deploy.lock')):
+        return False
+    for host in demo.hosts:
+        status, body = apphost.http('GET', host.url + '/health')
+        if status != 200 or body.get('release') != '1.3.0' or body.get('migration') != M11:
+            return False
+    rows = history(demo.params)
+    live = [r['migration_name'] for r in rows if r['finished_at'] and not r['rolled_back_at']]
+    unfinished = [r for r in rows if not r['finished_at'] and not r['rolled_back_at']]
+    return live[-1] == M11 and not unfinished and capture_left_in(demo.params, demo.params['login_db'])['triggers'] == 0
+
+
+@pytest.fixture(scope='module')
+def shared_lab(tmp_path_factory):
+    holder = dict(demo=None, folder=tmp_path_factory)
+    yield holder
+    if holder['demo']:
+        end_world(holder['demo'])
+
+
+@pytest.fixture
+def lab(shared_lab):
+    """The world of the cases that end where they began (rolled back, or recovered): built once per test
+    file, checked before each case and built anew when a case left it elsewhere. Each case still takes its
+    own 'before' (start()), so what a case counts is its own."""
+    demo = shared_lab['demo']
+    if demo is not None and not back_where_it_began(demo):
+        end_world(demo)
+        demo = None
+    if demo is None:
+        demo = shared_lab['demo'] = new_world(str(shared_lab['folder'].mktemp('lab') / 'w'))
+        demo.prepare(quiet=True)
+        demo.start_previous_release(quiet=True)
+    demo.monitor_seconds = 3  # a case may have lengthened it
+    return demo
+
+
 def start(world, host_vars=None, plant=''):
-    world.prepare(host_vars=host_vars, quiet=True)
-    if plant:  # SQL run on the prepared database before the previous release starts
-        with postgres.connect(world.params).cursor() as cur:
-            cur.execute(plant)
-    world.start_previous_release(quiet=True)
+    if world.cluster is None:  # a world of its own; a lab is running already
+        world.prepare(host_vars=host_vars, quiet=True)
+        if plant:  # SQL run on the prepared database before the previous release starts
+            with postgres.connect(world.params).cursor() as cur:
+                cur.execute(plant)
+        world.start_previous_release(quiet=True)
     before = dict(static=fingerprints(world.params), scans=scan_ids(world.params))
-    writer = Writers(ScanWriter(world.hosts[0].url), OrderWriter(world.hosts[1].url))
+    writer = Writers(ScanWriter(world.hosts[0].url), OrderWriter(world.hosts[1].url, world.params))
     writer.start()
     return before, writer
 
@@ -268,6 +323,9 @@ def test_deploy_succeeds_with_all_eight_steps(world):
     assert len(snapshot) == 1
     lines = dict((line['item'], line['done']) for section in report['checklist'] for line in section['lines'])
     assert lines['Full database backup completed'] and lines['Smoke tests passed']
+    stopped = [line for section in report['checklist'] for line in section['lines']
+               if line['item'] == 'Application stopped']
+    assert stopped[0]['done'] and 'first stop %s' % report['first_stop'] in stopped[0]['evidence'], stopped
     assert lines['Team notified'] is False  # not automated, and not pretended
     assert lines['Rollback script prepared and tested'], 'the preflight rehearsal proves the rollback scripts'
     assert report['evidence']['prepare']['rehearsal']['rolled_back'][0] == LATEST
@@ -279,12 +337,12 @@ def _new(world):
     return world.archives['new'], '1.4.0'
 
 
-def test_step2_failing_backup_upload_changes_nothing_and_never_stops_the_app(world):
-    before, writer = start(world)
+def test_step2_failing_backup_upload_changes_nothing_and_never_stops_the_app(lab):
+    before, writer = start(lab)
     bad_s3 = dict(bucket='defneqr-backups', endpoint_url='http://127.0.0.1:9', region='eu-central-1',
                   access_key='x', secret_key='y')
-    code, report = run(world, writer, *_new(world), extra=dict(deploy_backup_s3=bad_s3))
-    assert_rolled_back(world, before, writer, code, report, step=2)
+    code, report = run(lab, writer, *_new(lab), extra=dict(deploy_backup_s3=bad_s3))
+    assert_rolled_back(lab, before, writer, code, report, step=2)
     assert 'untouched' in report['incident']['rollback']['database']
 
 
@@ -299,30 +357,30 @@ def test_step3_app_that_will_not_stop(world, tmp_path):
     assert report['incident']['trigger']['host'] == 'app2'
 
 
-def test_step4_failing_migration_with_down_scripts(world, tmp_path):
+def test_step4_failing_migration_with_down_scripts(lab, tmp_path):
     def break_13(folder):
         script = folder / 'prisma' / 'migrations' / '20260218190130_add_refresh_token_and_blacklist' / 'migration.sql'
         script.write_text(script.read_text() + '\n-- AddForeignKey\nALTER TABLE "token_blacklist" ADD CONSTRAINT '
                           '"token_blacklist_user_fkey" FOREIGN KEY ("id") REFERENCES "user"("id");\n')
-    before, writer = start(world)
+    before, writer = start(lab)
     archive = run_demo.release_archive(str(tmp_path / 'broken-13.tar.gz'), source=changed_backend(tmp_path, break_13))
     # the preflight rehearsal meets the broken script on its scratch database: refused, nothing stopped
-    code, refused = world.deploy(archive, '1.4.0', dict(deploy_rollback_strategy='down_scripts'), quiet=True)
-    assert code != 0 and refused['outcome'] == 'refused', world.last_output[-3000:]
-    assert 'relation "user" does not exist' in world.last_output and refused['first_stop'] is None
+    code, refused = lab.deploy(archive, '1.4.0', dict(deploy_rollback_strategy='down_scripts'), quiet=True)
+    assert code != 0 and refused['outcome'] == 'refused', lab.last_output[-3000:]
+    assert 'relation "user" does not exist' in lab.last_output and refused['first_stop'] is None
     # without the rehearsal it fails in step 4, where down_scripts undo what applied
-    code, report = run(world, writer, archive, '1.4.0', extra=dict(deploy_rollback_strategy='down_scripts',
-                                                                   deploy_rehearse=False))
-    assert_rolled_back(world, before, writer, code, report, step=4)
+    code, report = run(lab, writer, archive, '1.4.0', extra=dict(deploy_rollback_strategy='down_scripts',
+                                                                 deploy_rehearse=False))
+    assert_rolled_back(lab, before, writer, code, report, step=4)
     assert 'relation "user" does not exist' in report['incident']['trigger']['error']
     assert 'rolled back 20260218185216_add_password_reset_and_security' in report['incident']['rollback']['database']
 
 
-def test_step5_missing_index_after_migration_with_restore(world):
-    before, writer = start(world)
-    code, report = run(world, writer, *_new(world), extra=dict(
+def test_step5_missing_index_after_migration_with_restore(lab):
+    before, writer = start(lab)
+    code, report = run(lab, writer, *_new(lab), extra=dict(
         deploy_rollback_strategy='restore', deploy_expected_indexes=RUNBOOK_INDEXES + ['orders_couponId_idx']))
-    assert_rolled_back(world, before, writer, code, report, step=5)
+    assert_rolled_back(lab, before, writer, code, report, step=5)
     assert 'missing: orders_couponId_idx' in report['incident']['trigger']['error']
 
 
@@ -333,12 +391,12 @@ def test_step6_app_that_will_not_start_on_one_host(world):
     assert report['incident']['trigger']['host'] == 'app2'
 
 
-def test_step7_failing_smoke_test(world):
-    before, writer = start(world)
+def test_step7_failing_smoke_test(lab):
+    before, writer = start(lab)
     # the restore strategy: the dump taken after the stop, restored beside the live database, then the replay
-    code, report = run(world, writer, world.archives['broken'], '1.4.0-broken',
+    code, report = run(lab, writer, lab.archives['broken'], '1.4.0-broken',
                        extra=dict(deploy_rollback_strategy='restore'))
-    assert_rolled_back(world, before, writer, code, report, step=7)
+    assert_rolled_back(lab, before, writer, code, report, step=7)
     assert report['incident']['rollback']['database'].startswith('restore: swapped back')
     # both hosts run the broken release: both are named, each with the log lines its app wrote in this run
     failed = report['incident']['failures']
@@ -395,7 +453,7 @@ def test_a_replay_that_fails_leaves_the_database_as_restored_and_the_play_says_s
         assert 'REPLAY FAILED' in stream.read()
 
 
-def test_step8_probe_slowdown_during_monitoring(world, tmp_path):
+def test_step8_probe_slowdown_during_monitoring(lab, tmp_path):
     def drop_scan_index(folder):
         migration = folder / 'prisma' / 'migrations' / '20260301000000_drop_scan_index'
         migration.mkdir()
@@ -405,12 +463,12 @@ def test_step8_probe_slowdown_during_monitoring(world, tmp_path):
     probes = [dict(name='scans_of_one_restaurant', runs=7, query=(
         'SELECT count(*) FROM menu_scans a WHERE a."restaurantId" = \'rst_0000007\' AND EXISTS (SELECT 1 FROM '
         'menu_scans b WHERE b."restaurantId" = a."restaurantId" AND b."scannedAt" = a."scannedAt")'))]
-    before, writer = start(world)
+    before, writer = start(lab)
     slow = changed_backend(tmp_path, drop_scan_index)
     archive = run_demo.release_archive(str(tmp_path / 'slow.tar.gz'), source=slow)
-    code, report = run(world, writer, archive, '1.4.0', extra=dict(deploy_probes=probes,
-                                                                   deploy_rollback_strategy='snapshot'))
-    assert_rolled_back(world, before, writer, code, report, step=8)
+    code, report = run(lab, writer, archive, '1.4.0', extra=dict(deploy_probes=probes,
+                                                                 deploy_rollback_strategy='snapshot'))
+    assert_rolled_back(lab, before, writer, code, report, step=8)
     assert 'slower than baseline: scans_of_one_restaurant' in report['incident']['trigger']['error']
 
 
@@ -430,16 +488,16 @@ def test_second_deploy_is_refused_while_one_runs(world):
 
 
 @pytest.mark.parametrize('strategy', ['down_scripts', 'snapshot', 'restore'])
-def test_postgresql_restarted_during_a_migration_rolls_back(world, tmp_path, strategy):
+def test_postgresql_restarted_during_a_migration_rolls_back(lab, tmp_path, strategy):
     """The server restarts in the middle of a slow migration: its transaction is gone, so the history must
     not keep an unfinished row, and no rollback may refuse on it (down_scripts used to stop at P3009 with
     every host down): each strategy undoes migrations 12-14 and brings 1.3.0 back."""
-    before, writer = start(world)
-    process = world.deploy_in_background(run_demo.slow_release(str(tmp_path / 'slow.tar.gz')), '1.4.0',
-                                         dict(deploy_rollback_strategy=strategy))
+    before, writer = start(lab)
+    process = lab.deploy_in_background(run_demo.slow_release(str(tmp_path / 'slow.tar.gz')), '1.4.0',
+                                       dict(deploy_rollback_strategy=strategy))
     try:
-        state = world.wait_for_step(process, 4, lambda journal: bool(journal.get('rollback_point')))
-        watcher = postgres.connect(world.params)
+        state = lab.wait_for_step(process, 4, lambda journal: bool(journal.get('rollback_point')))
+        watcher = postgres.connect(lab.params)
         for _attempt in range(600):  # until the slow migration really runs
             if postgres.query(watcher, "SELECT 1 AS x FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(6)%%'"):
                 break
@@ -447,14 +505,14 @@ def test_postgresql_restarted_during_a_migration_rolls_back(world, tmp_path, str
         else:
             raise AssertionError('the slow migration never started')
         watcher.close()
-        world.cluster.pause()
-        world.cluster.resume()
+        lab.cluster.pause()
+        lab.cluster.resume()
         assert process.wait(timeout=300) != 0
     finally:
         writer.stop()
         if process.poll() is None:
-            world.kill(process)
-    with open(os.path.join(world.reports, state['run_id'], 'report.json'), encoding='utf-8') as stream:
+            lab.kill(process)
+    with open(os.path.join(lab.reports, state['run_id'], 'report.json'), encoding='utf-8') as stream:
         report = json.load(stream)
     assert report['outcome'] == 'rolled_back', report.get('alarm')
     assert 'connection to the server was lost' in report['incident']['trigger']['error']
@@ -463,12 +521,12 @@ def test_postgresql_restarted_during_a_migration_rolls_back(world, tmp_path, str
         assert undone.startswith('down_scripts: rolled back ') and '20260218185216_add_password_reset_and_security' in undone
     else:
         assert undone.startswith(strategy + ': swapped back')
-        assert fingerprints(world.params) == before['static']
-    for host in world.hosts:
+        assert fingerprints(lab.params) == before['static']
+    for host in lab.hosts:
         status, body = apphost.http('GET', host.url + '/health')
         assert status == 200 and body['release'] == '1.3.0' and body['migration'] == M11, (host.name, body)
-    rows = history(world.params)
+    rows = history(lab.params)
     assert not [r for r in rows if not r['finished_at'] and not r['rolled_back_at']], rows
     assert [r['migration_name'] for r in rows if r['finished_at'] and not r['rolled_back_at']][-1] == M11
-    assert not os.path.exists(os.path.join(world.root, 'backups', '.deploy.lock'))
-    assert before['scans'] <= scan_ids(world.params)
+    assert not os.path.exists(os.path.join(lab.root, 'backups', '.deploy.lock'))
+    assert before['scans'] <= scan_ids(lab.params)

@@ -16,7 +16,7 @@ import pytest
 import apphost
 import paths
 from ansible_collections.defneqr.dbops.plugins.module_utils import postgres
-from test_deploy_playbook import M11, ScanWriter, capture_left_in, fingerprints, history, scan_ids, start, world  # noqa: F401  pylint: disable=unused-import
+from test_deploy_playbook import M11, ScanWriter, capture_left_in, fingerprints, history, lab, scan_ids, shared_lab, start, world  # noqa: F401  pylint: disable=unused-import
 
 sys.path.insert(0, os.path.join(paths.REPO, 'examples', 'demo'))
 import run_demo  # noqa: E402  pylint: disable=wrong-import-position,wrong-import-order
@@ -84,27 +84,27 @@ def killed_in_step(world, tmp_path, step):
 
 
 @pytest.mark.parametrize('step', [3, 4, 6, 8])
-def test_sigkill_in_a_step_then_recover_brings_every_host_back(world, tmp_path, step):
-    before, writer = start(world)
-    left = killed_in_step(world, tmp_path, step)
+def test_sigkill_in_a_step_then_recover_brings_every_host_back(lab, tmp_path, step):
+    before, writer = start(lab)
+    left = killed_in_step(lab, tmp_path, step)
     # a deploy started before recover.yml refuses and names it
-    code, _report = world.deploy(world.archives['new'], '1.4.0', quiet=True)
-    assert code != 0 and 'defneqr.dbops.recover' in world.last_output and left['run_id'] in world.last_output
+    code, _report = lab.deploy(lab.archives['new'], '1.4.0', quiet=True)
+    assert code != 0 and 'defneqr.dbops.recover' in lab.last_output and left['run_id'] in lab.last_output
     clock = time.time()
-    code = world.playbook(RECOVER, quiet=True)
+    code = lab.playbook(RECOVER, quiet=True)
     recover_seconds = time.time() - clock
     writer.stop()
-    assert code == 0, world.last_output[-4000:]
-    assert_back_on_previous_release(world, before)
-    report = recovered_report(world, left['run_id'])
+    assert code == 0, lab.last_output[-4000:]
+    assert_back_on_previous_release(lab, before)
+    report = recovered_report(lab, left['run_id'])
     assert report['outcome'] == 'rolled_back' and report['recovered']['action'] == 'rollback'
     assert report['incident']['trigger']['step']['number'] == step
     assert 'did not end' in report['incident']['trigger']['error']
     assert [s['status'] for s in report['steps']][-1] == 'interrupted'
     assert recover_seconds < 120, recover_seconds  # generous on 2 cores; make bench measures it
     if step == 4:  # and the next deploy works (once: each costs a whole deploy)
-        code, report = world.deploy(world.archives['new'], '1.4.0', quiet=True)
-        assert code == 0 and report['outcome'] == 'deployed', world.last_output[-3000:]
+        code, report = lab.deploy(lab.archives['new'], '1.4.0', quiet=True)
+        assert code == 0 and report['outcome'] == 'deployed', lab.last_output[-3000:]
 
 
 def test_recover_that_accepts_a_run_ends_its_capture_in_the_live_database_and_its_snapshot(world, tmp_path):
@@ -195,24 +195,24 @@ def test_check_mode_changes_nothing_and_a_report_that_cannot_be_written_does_not
     assert code != 0 and 'ended rolled_back' in world.last_output and 'nothing of it to roll back' in world.last_output
 
 
-def test_failed_rollback_keeps_the_lock_and_recover_finishes_it(world):
-    before, writer = start(world)
-    fault = os.path.join(world.hosts[1].base_dir, 'releases', '1.3.0', 'FAULT')
+def test_failed_rollback_keeps_the_lock_and_recover_finishes_it(lab):
+    before, writer = start(lab)
+    fault = os.path.join(lab.hosts[1].base_dir, 'releases', '1.3.0', 'FAULT')
     with open(fault, 'w', encoding='utf-8') as stream:
         stream.write('crash\n')  # read at start only: the running 1.3.0 is unaffected, a restart of it crashes
-    code, report = world.deploy(world.archives['broken'], '1.4.0-broken', dict(app_service_health_timeout=5),
-                                quiet=True)
-    assert code != 0 and report['outcome'] == 'rollback_failed', world.last_output[-4000:]
-    assert 'ROLLBACK FAILED: app2 not answering /health' in world.last_output
+    code, report = lab.deploy(lab.archives['broken'], '1.4.0-broken', dict(app_service_health_timeout=5),
+                              quiet=True)
+    assert code != 0 and report['outcome'] == 'rollback_failed', lab.last_output[-4000:]
+    assert 'ROLLBACK FAILED: app2 not answering /health' in lab.last_output
     assert 'defneqr.dbops.recover' in report['alarm']
-    left = world.journal()
+    left = lab.journal()
     assert left and left['status'] == 'rollback_failed' and left['rollback']['database_done'] is True
     os.unlink(fault)
-    code = world.playbook(RECOVER, quiet=True)
+    code = lab.playbook(RECOVER, quiet=True)
     writer.stop()
-    assert code == 0, world.last_output[-4000:]
-    assert_back_on_previous_release(world, before)
-    final = recovered_report(world, left['run_id'])
+    assert code == 0, lab.last_output[-4000:]
+    assert_back_on_previous_release(lab, before)
+    final = recovered_report(lab, left['run_id'])
     assert final['outcome'] == 'rolled_back' and 'swapped back' in final['incident']['rollback']['database']
 
 
