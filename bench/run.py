@@ -164,6 +164,28 @@ class Bench:
         self.peer_backup(scale, db, stats['median'])
         return out
 
+    def fixed_cost(self):
+        """What pg_backup adds to its own pipe when there is almost nothing to dump (the example schema, no rows):
+        module start, version check, exported snapshot, manifest, fsync."""
+        db = 'bench_schema_only'
+        self.cluster.psql('DROP DATABASE IF EXISTS %s WITH (FORCE)' % db)
+        self.cluster.psql('CREATE DATABASE %s' % db)
+        prisma_migrations.deploy(postgres.connect(dict(self.params, login_db=db)),
+                                 prisma_migrations.Project(paths.BACKEND))
+        runs = max(RUNS, 7)
+        raw = 'set -o pipefail; %s/pg_dump -d %s -F c -Z 0 | zstd -q -5 -T0 > %s' % (
+            self.bin, db, os.path.join(self.work, 'schema.dump.zst'))
+        stats_raw, _result = timed(lambda: self.sh(raw), runs=runs)
+        dest = os.path.join(self.work, 'schema-backups')
+
+        def module():
+            shutil.rmtree(dest, ignore_errors=True)
+            return run_module('pg_backup', dict(self.params, database=db, dest=dest, verify='none'))
+        stats_mod, _result = timed(module, runs=runs)
+        self.record('backup', 0, 'pg_backup fixed cost (the schema, no rows)', stats_mod, 'defneqr.dbops.pg_backup',
+                    raw_seconds=round(stats_raw['median'], 3),
+                    overhead_seconds=round(stats_mod['median'] - stats_raw['median'], 3))
+
     def peer_backup(self, scale, db, runbook_median):
         """community.postgresql.postgresql_db state=dump, from the `ansible` package in a venv of its own."""
         ansible = peer_ansible()
@@ -488,6 +510,7 @@ class Bench:
             disk.stop()
 
     def run(self):
+        self.fixed_cost()
         for scale in self.scales:
             print('== scale %g: loading' % scale)
             db = self.database(scale)
@@ -515,7 +538,7 @@ class Bench:
         lines = ['| group | scale | measurement | median s | min-max s | ratio |', '|---|---|---|---|---|---|']
         for row in self.rows:
             keys = ('speedup_vs_runbook', 'size_vs_runbook', 'overhead_vs_raw', 'peak_rss_mb', 'tree_peak_rss_mb',
-                    'ratio_vs_psql',
+                    'ratio_vs_psql', 'raw_seconds',
                     'swap_seconds', 'checks_seconds', 'exit_code', 'downtime_target', 'target_met', 'report_downtime',
                     'total_seconds',
                     'overhead_seconds', 'steps', 'replay_seconds', 'quarantined', 'database_mb', 'snapshot_seconds', 'speedup_vs_copy')
