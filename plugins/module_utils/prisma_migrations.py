@@ -51,6 +51,7 @@ MIGRATIONS_TABLE_DDL = """CREATE TABLE _prisma_migrations (
     applied_steps_count     INTEGER NOT NULL DEFAULT 0
 );"""
 RESOLVE_URL = 'https://pris.ly/d/migrate-resolve'
+LOCK_TIMEOUT = '55P03'  # SQLSTATE lock_not_available
 
 
 class MigrationError(postgres.PgError):
@@ -340,32 +341,40 @@ class Engine(object):
             if value is not None:
                 postgres.query(self.conn, 'SELECT set_config(%s, %s, false)', (setting, str(value)))
 
-    def apply(self, migration, transaction='auto'):
-        """Apply one migration, writing its row as Prisma does. Returns a result dict."""
+    def apply(self, migration, transaction='auto', lock_retries=0):
+        """Apply one migration, writing its row as Prisma does. A wrapped migration that hit lock_timeout
+        is tried again up to lock_retries times (its transaction left nothing behind). Returns a result dict."""
         script = migration.script()
         row = (str(uuid.uuid4()), migration.checksum, _now(), migration.name)
         wrapped = transaction == 'auto' and not sql_lint.needs_own_transaction_control(script)
         clock = time.time()
-        try:
-            with self.conn.cursor() as cur:
-                # Wrapped, the row is written inside the migration's transaction: a connection lost
-                # mid-way (server restart, killed controller) leaves no row, so nothing is blocked.
+        lock_waits = 0
+        while True:
+            try:
+                with self.conn.cursor() as cur:
+                    # Wrapped, the row is written inside the migration's transaction: a connection lost
+                    # mid-way (server restart, killed controller) leaves no row, so nothing is blocked.
+                    if wrapped:
+                        cur.execute('BEGIN')
+                    cur.execute(INSERT_ROW, row)
+                    cur.execute(script)  # no parameters: sent as one simple query, as Prisma sends it
+                    self._mark_finished(cur, row[0])
+                    if wrapped:
+                        cur.execute('COMMIT')
+                break
+            except postgres.psycopg2.Error as err:
+                if self.conn.closed:
+                    raise self._connection_lost(migration.name, err, wrapped)
                 if wrapped:
-                    cur.execute('BEGIN')
-                cur.execute(INSERT_ROW, row)
-                cur.execute(script)  # no parameters: sent as one simple query, as Prisma sends it
-                self._mark_finished(cur, row[0])
-                if wrapped:
-                    cur.execute('COMMIT')
-        except postgres.psycopg2.Error as err:
-            if self.conn.closed:
-                raise self._connection_lost(migration.name, err, wrapped)
-            if wrapped:
-                self._rollback_quietly()
-                postgres.query(self.conn, INSERT_ROW, row)  # the attempt is history: kept, marked rolled back
-            self._record_failure(row[0], migration.name, err, rolled_back=wrapped)
+                    self._rollback_quietly()
+                    if getattr(err, 'pgcode', None) == LOCK_TIMEOUT and lock_waits < lock_retries:
+                        lock_waits += 1
+                        time.sleep(min(lock_waits, 5))  # let the application's queued queries through first
+                        continue
+                    postgres.query(self.conn, INSERT_ROW, row)  # the attempt is history: kept, marked rolled back
+                self._record_failure(row[0], migration.name, err, rolled_back=wrapped)
         return dict(name=migration.name, id=row[0], checksum=migration.checksum, transactional=wrapped,
-                    duration=round(time.time() - clock, 3))
+                    duration=round(time.time() - clock, 3), lock_retries=lock_waits)
 
     @staticmethod
     def _connection_lost(name, err, wrapped):
@@ -400,7 +409,7 @@ class Engine(object):
     def _record_failure(self, row_id, name, err, rolled_back):
         code = getattr(err, 'pgcode', None) or 'none'
         message = (getattr(err, 'pgerror', None) or str(err)).strip()
-        if code == '55P03':  # lock_timeout: name who held it, and what to do
+        if code == LOCK_TIMEOUT:  # lock_timeout: name who held it, and what to do
             message += ('\nSessions with an open transaction on this database (one of them holds the lock): %s. '
                         'End it (SELECT pg_terminate_backend(pid)) or wait, then deploy again.' % self.lock_holders())
         logs = ('A migration failed to apply. New migrations cannot be applied before the error is recovered from. '
@@ -505,7 +514,8 @@ def _modified_guard(entries, on_modified, warnings):
 
 
 def deploy(conn, project, schema='public', target=None, transaction='auto', lock_timeout=None,
-           statement_timeout=None, advisory_lock_timeout=10.0, on_modified='fail', lint='warn', check_mode=False):
+           statement_timeout=None, advisory_lock_timeout=10.0, on_modified='fail', lint='warn', check_mode=False,
+           lock_retries=0):
     """Apply the pending migrations (up to target). Returns a result dict; raises MigrationError."""
     engine = Engine(conn, schema)
     warnings = []
@@ -520,9 +530,13 @@ def deploy(conn, project, schema='public', target=None, transaction='auto', lock
         wanted = set(select_until([m.name for m in project.migrations], target))
         pending_names = summarize(entries, rows is not None)['pending']
         todo = [project.by_name[name] for name in pending_names if name in wanted]
-        findings = []
+        findings, online_unsafe = [], []
         for migration in todo:  # reads every script first: a missing file (P3015) stops us before any write
-            findings.extend(sql_lint.lint(migration.script(), os.path.join(migration.name, 'migration.sql')))
+            source = os.path.join(migration.name, 'migration.sql')
+            findings.extend(sql_lint.lint(migration.script(), source))
+            unsafe = sql_lint.online_unsafe(migration.script(), source)
+            if unsafe:
+                online_unsafe.append(unsafe)
         if findings and lint == 'fail':
             raise MigrationError('Lint found %d statement(s) that take long locks on existing tables, first: %s '
                                  '(%s line %s). Rewrite them, or set lint=warn to deploy anyway.'
@@ -541,9 +555,10 @@ def deploy(conn, project, schema='public', target=None, transaction='auto', lock
         if not check_mode and todo:
             engine.set_timeouts(lock_timeout, statement_timeout)
             for migration in todo:
-                applied.append(engine.apply(migration, transaction))
+                applied.append(engine.apply(migration, transaction, lock_retries))
         return dict(applied=applied if not check_mode else planned, planned=planned,
-                    lint=findings if lint != 'off' else [], warnings=warnings, changed=bool(todo))
+                    lint=findings if lint != 'off' else [], warnings=warnings, changed=bool(todo),
+                    online=dict(safe=not online_unsafe, unsafe=online_unsafe))
     finally:
         engine.unlock()
 

@@ -149,3 +149,112 @@ def needs_own_transaction_control(script):
         if _NON_TRANSACTIONAL.search(statement) or _OWN_TRANSACTION.match(statement):
             return True
     return False
+
+
+# Online safety is an allowlist: a statement is safe with the old release running only when it is one
+# of these shapes; anything else (DML on old tables, DROP, RENAME, a type change...) is not proven.
+_SAFE_ON_ANY_TABLE = [
+    (re.compile(r'^CREATE (?:UNIQUE )?INDEX CONCURRENTLY ', re.I), 'builds without blocking writes'),
+    (re.compile(r'^CREATE (?:TYPE|SCHEMA|SEQUENCE) ', re.I), 'a new object the old release does not use'),
+    (re.compile(r'^ALTER TYPE \S+ ADD VALUE ', re.I), 'a new enum value the old release does not send'),
+    (re.compile(r'^COMMENT ON ', re.I), 'metadata only'),
+]
+_ALTER_ACTION_SAFE = [
+    re.compile(r'^ADD CONSTRAINT .* NOT VALID$', re.I),
+    re.compile(r'^VALIDATE CONSTRAINT ', re.I),
+    re.compile(r'^ADD CONSTRAINT \S+ (?:UNIQUE|PRIMARY KEY) USING INDEX \S+$', re.I),
+    re.compile(r'^ALTER COLUMN \S+ (?:SET DEFAULT (?P<default>.+)|DROP DEFAULT|DROP NOT NULL)$', re.I),
+]
+_CONSTRAINT_REASONS = [
+    (re.compile(r'\bFOREIGN KEY\b', re.I), 'ADD FOREIGN KEY without NOT VALID validates every row while locking both tables'),
+    (re.compile(r'\bCHECK\b', re.I), 'ADD CHECK without NOT VALID scans every row under an ACCESS EXCLUSIVE lock'),
+    (re.compile(r'\b(?:UNIQUE|PRIMARY KEY)\b', re.I),
+     'a UNIQUE or PRIMARY KEY constraint builds its index under a lock; build it CONCURRENTLY, then ADD CONSTRAINT ... '
+     'USING INDEX'),
+]
+_ADD_COLUMN = re.compile(r'^ADD (?:COLUMN )?(?:IF NOT EXISTS )?\S+ (?P<rest>.+)$', re.I)
+_REWRITING_TYPES = re.compile(r'^(?:SMALL|BIG)?SERIAL\b|\bGENERATED\b|\bIDENTITY\b', re.I)
+_CONSTANT = re.compile(r"^(?:'(?:[^']|'')*'(?:::[\w\s\"\[\]()]+)?|-?\d+(?:\.\d+)?|TRUE|FALSE|NULL|"
+                       r"CURRENT_TIMESTAMP|CURRENT_DATE|now\(\))$", re.I)
+_DEFAULT = re.compile(r'\bDEFAULT (.+?)(?: NOT NULL| NULL)?$', re.I)
+_INSERT_INTO = re.compile(r'^INSERT INTO ("?[\w.]+"?)', re.I)
+
+
+def _top_level_parts(text):
+    """The comma-separated parts of an ALTER TABLE action list (commas inside parentheses or quotes do not split)."""
+    parts, depth, start, quote = [], 0, 0, None
+    for index, char in enumerate(text):
+        if quote:
+            quote = None if char == quote else quote
+        elif char in ("'", '"'):
+            quote = char
+        elif char == '(':
+            depth += 1
+        elif char == ')':
+            depth -= 1
+        elif char == ',' and depth == 0:
+            parts.append(text[start:index].strip())
+            start = index + 1
+    parts.append(text[start:].strip())
+    return parts
+
+
+def _unsafe_add_column(rest):
+    """Why adding a column with this definition is not online-safe, or None."""
+    if _REWRITING_TYPES.search(rest):
+        return 'a serial, identity or generated column fills every existing row (a table rewrite)'
+    default = _DEFAULT.search(rest)
+    if default and not _CONSTANT.match(default.group(1).strip()):
+        return 'a default that may be volatile (%s) rewrites the table' % default.group(1).strip()
+    if re.search(r'\bNOT NULL\b', rest, re.I) and not default:
+        return 'NOT NULL without a default fails for the rows the old release keeps inserting'
+    if re.search(r'\bREFERENCES\b', rest, re.I) and not re.search(r'\bNOT VALID\b', rest, re.I):
+        return 'an inline foreign key validates every row under a lock'
+    return None
+
+
+def _unsafe_alter(actions):
+    for action in _top_level_parts(actions):
+        column = _ADD_COLUMN.match(action) if not re.match(r'^ADD CONSTRAINT ', action, re.I) else None
+        if column:
+            reason = _unsafe_add_column(column.group('rest'))
+            if reason:
+                return reason
+            continue
+        matched = next((pattern.match(action) for pattern in _ALTER_ACTION_SAFE if pattern.match(action)), None)
+        if matched is None:
+            return next((why for pattern, why in _CONSTRAINT_REASONS if pattern.search(action)
+                         and action.upper().startswith('ADD CONSTRAINT')),
+                        '%s... is not one of the online-safe changes' % ' '.join(action.split(' ')[:3]))
+        default = matched.groupdict().get('default')
+        if default and not _CONSTANT.match(default.strip()):
+            return 'a default that may be volatile (%s)' % default.strip()
+    return None
+
+
+def online_unsafe(script, source=''):
+    """The first statement of a migration that is not proven safe to run with the old release serving
+    (file, line, statement, reason), or None when every statement is. Tables the script creates are new:
+    anything on them is safe."""
+    created = set()
+    for line, statement in split_statements(script):
+        flat = _normal(statement)
+        reason = None
+        new_table = _CREATE_TABLE.match(flat)
+        target = _TABLE_OF_ALTER.match(flat) or _TABLE_OF_INDEX.match(flat) or _INSERT_INTO.match(flat)
+        if new_table:
+            created.add(_table_name(new_table.group(1)))
+        elif target and _table_name(target.group(1)) in created:
+            pass
+        elif any(pattern.match(flat) for pattern, _why in _SAFE_ON_ANY_TABLE):
+            pass
+        elif _TABLE_OF_ALTER.match(flat):
+            reason = _unsafe_alter(flat[_TABLE_OF_ALTER.match(flat).end():].strip())
+        elif _TABLE_OF_INDEX.match(flat):
+            reason = 'CREATE INDEX without CONCURRENTLY blocks writes to the table while it builds'
+        else:
+            reason = 'not one of the online-safe statements (new tables, nullable columns, concurrent indexes, ' \
+                     'NOT VALID constraints)'
+        if reason:
+            return dict(file=source, line=line, statement=flat[:200], reason=reason)
+    return None

@@ -93,6 +93,14 @@ options:
     type: str
     choices: [ warn, fail, 'off' ]
     default: warn
+  lock_retries:
+    description:
+      - How many more times to apply a migration whose statement hit I(lock_timeout), after a pause that lets
+        the application's queued queries through (1, 2, ... 5 seconds). Its transaction left nothing behind, so a
+        retry starts clean; only the last failed attempt is recorded. Migrations that run outside a
+        transaction of ours are never retried. For deploys with the application serving (online mode).
+    type: int
+    default: 0
   engine:
     description:
       - C(native) applies the migrations with this module's engine.
@@ -234,6 +242,9 @@ applied:
     duration:
       description: Seconds the script took (not in check mode).
       type: float
+    lock_retries:
+      description: How many times it was tried again after hitting I(lock_timeout) (not in check mode).
+      type: int
 rolled_back:
   description: Migrations undone by this run (in check mode, those that would be), newest first, with the script used.
   returned: always
@@ -269,6 +280,20 @@ lint:
       line: 2
       statement: CREATE INDEX "users_role_idx" ON "users"("role")
       message: CREATE INDEX without CONCURRENTLY blocks writes to the table while the index builds; ...
+online_safety:
+  description:
+    - Whether every pending migration is proven safe to apply while the old release keeps serving
+      (new tables, nullable columns or constant defaults, concurrent indexes, NOT VALID constraints), and for each
+      migration that is not, its first deciding statement and why.
+  returned: when state is deployed and engine is native
+  type: dict
+  sample:
+    safe: false
+    unsafe:
+      - file: 20260218193213_add_performance_indexes/migration.sql
+        line: 2
+        statement: CREATE INDEX "users_role_idx" ON "users"("role")
+        reason: CREATE INDEX without CONCURRENTLY blocks writes to the table while it builds
 warnings_list:
   description: Non-fatal findings (modified migrations with I(on_modified=warn)).
   returned: always
@@ -318,6 +343,7 @@ def main():
         advisory_lock_timeout=dict(type='float', default=10),
         on_modified=dict(type='str', default='fail', choices=['fail', 'warn']),
         lint=dict(type='str', default='warn', choices=['warn', 'fail', 'off']),
+        lock_retries=dict(type='int', default=0),
         engine=dict(type='str', default='native', choices=['native', 'cli']),
         npx=dict(type='str', default='npx'),
     )
@@ -350,9 +376,9 @@ def main():
                 conn, project, schema, target=p['target'], transaction=p['transaction'],
                 lock_timeout=p['lock_timeout'], statement_timeout=p['statement_timeout'],
                 advisory_lock_timeout=p['advisory_lock_timeout'], on_modified=p['on_modified'], lint=p['lint'],
-                check_mode=module.check_mode)
+                check_mode=module.check_mode, lock_retries=p['lock_retries'])
             result.update(changed=outcome['changed'], applied=outcome['applied'], lint=outcome['lint'],
-                          warnings_list=outcome['warnings'])
+                          warnings_list=outcome['warnings'], online_safety=outcome['online'])
         elif p['state'] == 'rolled_back':
             outcome = prisma_migrations.rollback(
                 conn, project, p['target'], schema, advisory_lock_timeout=p['advisory_lock_timeout'],

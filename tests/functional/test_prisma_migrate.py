@@ -398,3 +398,26 @@ def test_rehearsal_proves_the_rollback_scripts_on_a_scratch_database_and_changes
     assert rehearsal['ok'] and not rehearsal['identical'] and not rehearsal['rollback_tested']
     assert rehearsal['differences'] == ['+ index CREATE INDEX users_role_idx ON public.users USING btree (role)']
     assert rehearsal['drift'] == ['+ index CREATE INDEX by_hand_idx ON public.restaurants USING btree (name)']
+
+
+def test_lock_retries_wait_out_a_short_lock_and_record_one_clean_attempt(pg, fresh_db, project):
+    assert not run_module('prisma_migrate', module_args(pg, fresh_db, project, target=M11)).get('failed')
+    holder = postgres.connect(tcp_params(pg, login_db=fresh_db), autocommit=False)
+    with holder.cursor() as cur:
+        cur.execute('LOCK TABLE users IN ACCESS SHARE MODE')  # a long read the migration must not queue behind
+    releaser = threading.Timer(2.5, holder.rollback)
+    releaser.start()
+    try:
+        result = run_module('prisma_migrate', module_args(pg, fresh_db, project, lock_timeout='500ms', lock_retries=4))
+    finally:
+        releaser.join()
+        holder.close()
+    assert not result.get('failed'), result.get('msg')
+    first = result['applied'][0]
+    assert first['name'] == ALL[ALL.index(M11) + 1] and first['lock_retries'] >= 1, first
+    history = rows(pg, fresh_db)
+    # the attempts that hit the lock left no row: one finished row per migration, none rolled back
+    assert [r['migration_name'] for r in history] == ALL and all(r['rolled_back_at'] is None for r in history)
+    # the pending migrations' verdict: 12 and 13 are online-safe, 14 builds indexes without CONCURRENTLY
+    assert result['online_safety']['safe'] is False
+    assert [u['file'].split('/')[0] for u in result['online_safety']['unsafe']] == [ALL[-1]]

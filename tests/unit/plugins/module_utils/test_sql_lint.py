@@ -35,3 +35,46 @@ def test_needs_own_transaction_control():
     assert sql_lint.needs_own_transaction_control('CREATE INDEX CONCURRENTLY "i" ON "t"("c");')
     assert sql_lint.needs_own_transaction_control('BEGIN;\nALTER TABLE t ADD COLUMN c int;\nCOMMIT;')
     assert not sql_lint.needs_own_transaction_control('CREATE INDEX "i" ON "t"("c"); -- CONCURRENTLY later')
+
+
+def _reason(script):
+    unsafe = sql_lint.online_unsafe(script, 'm/migration.sql')
+    return unsafe and unsafe['reason']
+
+
+def test_online_safe_statements_pass():
+    script = '''CREATE TABLE "loyalty" ("id" TEXT NOT NULL, CONSTRAINT "loyalty_pkey" PRIMARY KEY ("id"));
+        CREATE UNIQUE INDEX "loyalty_id_key" ON "loyalty"("id");
+        ALTER TABLE "loyalty" ADD CONSTRAINT "l_fkey" FOREIGN KEY ("id") REFERENCES "users"("id");
+        INSERT INTO "loyalty" (id) VALUES ('a');
+        ALTER TABLE "menu_scans" ADD COLUMN "source" TEXT, ADD COLUMN "n" INTEGER NOT NULL DEFAULT 0,
+            ADD COLUMN "label" TEXT DEFAULT 'a,b', ADD COLUMN "at" TIMESTAMP(3) DEFAULT CURRENT_TIMESTAMP;
+        CREATE INDEX CONCURRENTLY "menu_scans_source_idx" ON "menu_scans"("source");
+        ALTER TABLE "orders" ADD CONSTRAINT "o_fkey" FOREIGN KEY ("x") REFERENCES "tables"("id") NOT VALID;
+        ALTER TABLE "orders" VALIDATE CONSTRAINT "o_fkey";
+        ALTER TABLE "products" ALTER COLUMN "basePrice" DROP NOT NULL;
+        CREATE TYPE "Mood" AS ENUM ('A');
+        ALTER TYPE "Role" ADD VALUE 'AUDITOR';
+        COMMENT ON TABLE "orders" IS 'x';'''
+    assert sql_lint.online_unsafe(script) is None
+
+
+def test_online_unsafe_statement_is_named_with_its_line_and_reason():
+    script = 'ALTER TABLE "menu_scans" ADD COLUMN "source" TEXT;\n\nCREATE INDEX "users_role_idx" ON "users"("role");\n'
+    assert sql_lint.online_unsafe(script, 'm/migration.sql') == dict(
+        file='m/migration.sql', line=3, statement='CREATE INDEX "users_role_idx" ON "users"("role")',
+        reason='CREATE INDEX without CONCURRENTLY blocks writes to the table while it builds')
+
+
+def test_online_unsafe_changes_each_have_their_own_reason():
+    assert 'volatile' in _reason('ALTER TABLE a ADD COLUMN id uuid DEFAULT gen_random_uuid()')
+    assert 'NOT NULL without a default' in _reason('ALTER TABLE a ADD COLUMN n int NOT NULL')
+    assert 'rewrite' in _reason('ALTER TABLE a ADD COLUMN n bigserial')
+    assert 'NOT VALID' in _reason('ALTER TABLE a ADD CONSTRAINT f FOREIGN KEY (x) REFERENCES b(id)')
+    assert 'scans every row' in _reason('ALTER TABLE a ADD CONSTRAINT c CHECK (x > 0)')
+    assert 'not one of the online-safe changes' in _reason('ALTER TABLE a RENAME COLUMN x TO y')
+    assert 'not one of the online-safe changes' in _reason('ALTER TABLE a ALTER COLUMN x TYPE bigint')
+    assert 'not one of the online-safe statements' in _reason('UPDATE a SET b = 1')
+    assert 'not one of the online-safe statements' in _reason('DROP TABLE a')
+    # only the allowlisted second action of an ALTER decides
+    assert 'NOT NULL without a default' in _reason('ALTER TABLE a ADD COLUMN x text, ADD COLUMN y int NOT NULL')
