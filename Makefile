@@ -8,7 +8,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(abspath build/collections)
 
 .PHONY: setup lint sanity units functional e2e integration molecule test demo demo-rollback bench clean
 E2E := tests/functional/test_deploy_playbook.py tests/functional/test_recover.py tests/functional/test_backup_playbooks.py \
-	tests/functional/test_ssh_hosts.py
+	tests/functional/test_ssh_hosts.py tests/functional/test_online_deploy.py
 
 $(VENV)/.installed: requirements.txt
 	python3 -m venv $(VENV)

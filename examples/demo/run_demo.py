@@ -58,20 +58,50 @@ def release_archive(path, keep_until=None, fault=None, source=None):
     return path
 
 
-def slow_release(path, seconds=6):
-    """Release 1.4.0 plus a migration that sleeps, so that a kill lands inside step 4's migrations."""
+def release_with_migrations(path, migrations, keep_until=None):
+    """A release of the example backend with more migrations [(name, script, rollback script)]; keep_until drops
+    the migrations after it first."""
     source = path + '.src'
     shutil.copytree(paths.BACKEND, source, ignore=shutil.ignore_patterns('node_modules', 'logs', '.env', 'FAULT'))
-    migration = os.path.join(source, 'prisma', 'migrations', '20260301000000_slow_backfill')
-    os.makedirs(migration)
-    with open(os.path.join(migration, 'migration.sql'), 'w', encoding='utf-8') as stream:
-        stream.write('SELECT pg_sleep(%d);\nALTER TABLE "menu_scans" ADD COLUMN "source" TEXT;\n' % seconds)
-    with open(os.path.join(source, 'migrations', 'rollback', '20260301000000_rollback_slow_backfill.sql'), 'w',
-              encoding='utf-8') as stream:
-        stream.write('ALTER TABLE "menu_scans" DROP COLUMN "source";\n')
+    folder = os.path.join(source, 'prisma', 'migrations')
+    for later in os.listdir(folder):
+        if keep_until and later[:1].isdigit() and later > keep_until:
+            shutil.rmtree(os.path.join(folder, later))
+    for name, script, rollback_script in migrations:
+        os.makedirs(os.path.join(folder, name))
+        with open(os.path.join(folder, name, 'migration.sql'), 'w', encoding='utf-8') as stream:
+            stream.write(script)
+        timestamp, _sep, label = name.partition('_')
+        with open(os.path.join(source, 'migrations', 'rollback', '%s_rollback_%s.sql' % (timestamp, label)), 'w',
+                  encoding='utf-8') as stream:
+            stream.write(rollback_script)
     release_archive(path, source=source)
     shutil.rmtree(source)
     return path
+
+
+def slow_release(path, seconds=6):
+    """Release 1.4.0 plus a migration that sleeps, so that a kill lands inside step 4's migrations."""
+    return release_with_migrations(path, [(
+        '20260301000000_slow_backfill', 'SELECT pg_sleep(%d);\nALTER TABLE "menu_scans" ADD COLUMN "source" TEXT;\n' % seconds,
+        'ALTER TABLE "menu_scans" DROP COLUMN "source";\n')])
+
+
+# Online-safe migrations on top of 1.3.0 (migration 11): a nullable column, then an index built concurrently
+# (in a migration of its own: PostgreSQL refuses CONCURRENTLY beside other statements).
+ONLINE_MIGRATIONS = [
+    ('20260218175000_add_scan_source', '-- AlterTable\nALTER TABLE "menu_scans" ADD COLUMN "source" TEXT;\n',
+     'ALTER TABLE "menu_scans" DROP COLUMN IF EXISTS "source";\n'),
+    ('20260218175100_index_scan_source',
+     '-- CreateIndex\nCREATE INDEX CONCURRENTLY "menu_scans_source_idx" ON "menu_scans"("source");\n',
+     'DROP INDEX IF EXISTS "menu_scans_source_idx";\n'),
+]
+
+
+def online_release(path):
+    """Release 1.3.1: 1.3.0 plus migrations every statement of which is online-safe (deploy_mode auto deploys it
+    with the application serving)."""
+    return release_with_migrations(path, ONLINE_MIGRATIONS, keep_until=MIGRATION_11)
 
 
 def runbook_indexes():

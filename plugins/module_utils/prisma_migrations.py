@@ -558,7 +558,8 @@ def deploy(conn, project, schema='public', target=None, transaction='auto', lock
                 applied.append(engine.apply(migration, transaction, lock_retries))
         return dict(applied=applied if not check_mode else planned, planned=planned,
                     lint=findings if lint != 'off' else [], warnings=warnings, changed=bool(todo),
-                    online=dict(safe=not online_unsafe, unsafe=online_unsafe))
+                    online=dict(safe=not online_unsafe, unsafe=online_unsafe, reasons=[
+                        '%(file)s line %(line)s, %(statement)s: %(reason)s' % u for u in online_unsafe]))
     finally:
         engine.unlock()
 

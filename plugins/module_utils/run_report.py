@@ -98,8 +98,7 @@ def checklist(evidence, outcome, failure, rollback):
             NOT_AUTOMATED, monitor.get('seconds'))),
     ]
     during = [
-        _line('Application stopped', ev.get('stop'), 'hosts %s, first stop %s' % (
-            (ev.get('stop') or {}).get('hosts'), (ev.get('stop') or {}).get('first_stop'))),
+        _line('Application stopped', (ev.get('stop') or {}).get('hosts'), stop_words(ev.get('stop') or {})),
         _line('Migration applied successfully', migrate.get('applied') is not None and 'applied' in migrate,
               ', '.join('%s (%ss)' % (m['name'], m.get('duration')) for m in migrate.get('applied') or []) or '-'),
         _line('Migration status verified', verify.get('in_sync') is not None and 'latest_applied' in verify,
@@ -107,7 +106,8 @@ def checklist(evidence, outcome, failure, rollback):
         _line('Database queries tested', verify.get('status') in ('ok', 'warning'),
               'pg_health %s; expected indexes: %s; size delta %s bytes' % (
                   verify.get('status'), verify.get('expected_indexes'), verify.get('size_delta'))),
-        _line('Application restarted', start.get('hosts'), 'hosts %s' % start.get('hosts')),
+        _line('Application restarted', start.get('hosts'), 'hosts %s%s' % (start.get('hosts'), '; one at a time: %s' % ', '.join(
+            '%s %s' % item for item in sorted(start['rolling'].items())) if start.get('rolling') else '')),
         _line('Health check passed', start.get('health'), ', '.join(
             '%s: %s' % (h.get('release'), h.get('migration')) for h in start.get('health') or [])),
     ]
@@ -139,6 +139,18 @@ def checklist(evidence, outcome, failure, rollback):
             _line('Incident report created', True, 'this report'),
         ]))
     return sections
+
+
+def stop_words(stop):
+    if stop.get('online'):
+        return 'not stopped, an online deploy: %s' % stop['online']
+    return 'hosts %s, first stop %s' % (stop.get('hosts'), stop.get('first_stop'))
+
+
+def host_gaps(journal):
+    """Online, the seconds each app host that had to restart (not reload) did not answer; the others served."""
+    stops, healthy = journal.get('host_stops') or {}, journal.get('healthy_at') or {}
+    return dict((host, seconds_between(at, healthy.get(host))) for host, at in stops.items() if at)
 
 
 def rollback_point_words(point):
@@ -197,7 +209,8 @@ def outage(journal):
     steps = all_steps(journal)
     stops = _times(journal.get('stopped_at')) + _times(rollback.get('stopped_at'))
     stop_step = next((s for s in steps if s.get('number') == 3), None)
-    first_stop = stops[0] if stops else (stop_step or {}).get('started')
+    # online, step 3 stops nothing: only a recorded stop counts
+    first_stop = stops[0] if stops else None if journal.get('mode') == 'online' else (stop_step or {}).get('started')
     if not first_stop:
         return None, None
     if rollback:
@@ -240,13 +253,17 @@ def plan_lines(journal, plan):
         '2 backup: pg_dump of %s into %s (verify=%s), estimated %s bytes, %s bytes free' % (
             (journal.get('database') or {}).get('name'), plan.get('backup_dest'), plan.get('backup_verify'),
             prepare.get('backup_estimate'), prepare.get('free_bytes')),
-        '3 stop: the backend on %s' % hosts,
+        ('3 stop: nothing, online (%s); the old release keeps serving and is smoke-tested against the new schema '
+         'before any host switches' % prepare.get('mode_reason')) if prepare.get('mode') == 'online' else
+        '3 stop: the backend on %s (%s)' % (hosts, prepare.get('mode_reason') or 'stop mode'),
         '4 migrate: %srollback point by %s%s, then apply %d migration(s): %s (lint findings: %s)' % (
             'change capture on (a rollback replays the writes made after it), ' if plan.get('capture') else '',
             plan.get('strategy'), snapshot_prediction(prepare.get('snapshot') or {}), len(pending),
             ', '.join(pending) or '-', prepare.get('lint_findings')),
         '5 verify: migration status, expected indexes, database health',
-        '6 start: switch %s to release %s, start, wait for /health' % (hosts, prepare.get('release')),
+        '6 start: switch %s to release %s%s, wait for /health' % (
+            hosts, prepare.get('release'), ' one host at a time, each reloaded and smoke-tested before the next'
+            if prepare.get('mode') == 'online' else ', start'),
         '7 smoke: login, token, restaurants on %s' % hosts,
         '8 monitor: /health and query latency for %s s' % plan.get('monitor_seconds'),
     ]
@@ -281,6 +298,7 @@ def build(journal, outcome, reason, finished, plan=None, recover_command=''):
                   duration=seconds_between(journal.get('started'), finished),
                   steps=timed_steps(all_steps(journal, 'ok' if outcome == 'would_deploy' else 'interrupted')),
                   downtime_seconds=seconds_between(first_stop, last_healthy) if first_stop else None,
+                  host_gaps=host_gaps(journal) if journal.get('mode') == 'online' else None,
                   first_stop=first_stop, last_healthy=last_healthy, evidence=evidence,
                   checklist=[dict(section=name, lines=lines) for name, lines in sections],
                   incident=dict(trigger=failure, rollback=rollback, failures=journal.get('failures') or (
@@ -325,6 +343,10 @@ def summary(report, path=''):
     parts.append('steps ' + ', '.join('%s %ss' % (s['name'], s['seconds']) for s in report['steps']))
     if report['downtime_seconds'] is not None:
         parts.append('downtime %.1fs' % report['downtime_seconds'])
+    if report.get('host_gaps') is not None:
+        gaps = sorted(report['host_gaps'].items())
+        parts.append('online: %s' % ('; '.join('%s restarted (no reload), %s s without an answer' % item for item in gaps)
+                                     if gaps else 'no app host stopped'))
     if backup:
         parts.append('backup %.1f MB in %ss' % (size / 1e6, backup.get('duration')))
     parts.append('checklist %d/%d' % (done, total))
@@ -353,6 +375,9 @@ def markdown(report):
            '- Duration: %s s' % report['duration']]
     if report['downtime_seconds'] is not None:
         out.append('- Application downtime (first stop -> last host healthy): %s s' % report['downtime_seconds'])
+    if report.get('host_gaps') is not None:
+        out.append('- Online deploy, app hosts switched one at a time; without an answer: %s' % (
+            ', '.join('%s %s s' % item for item in sorted(report['host_gaps'].items())) or 'none (reloaded with no gap)'))
     if report.get('reason'):
         out.append('- Reason: %s' % report['reason'])
     if report.get('recovered'):

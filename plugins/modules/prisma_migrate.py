@@ -294,6 +294,9 @@ online_safety:
         line: 2
         statement: CREATE INDEX "users_role_idx" ON "users"("role")
         reason: CREATE INDEX without CONCURRENTLY blocks writes to the table while it builds
+    reasons:
+      - '20260218193213_add_performance_indexes/migration.sql line 2, CREATE INDEX "users_role_idx" ON "users"("role"):
+        CREATE INDEX without CONCURRENTLY blocks writes to the table while it builds'
 warnings_list:
   description: Non-fatal findings (modified migrations with I(on_modified=warn)).
   returned: always

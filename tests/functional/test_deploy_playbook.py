@@ -40,6 +40,7 @@ class ScanWriter(threading.Thread):
         super().__init__(daemon=True)
         self.url = url
         self.acked = []
+        self.failed = 0
         self.running = True
 
     def run(self):
@@ -47,6 +48,8 @@ class ScanWriter(threading.Thread):
             status, body = apphost.http('POST', self.url + '/api/scans', dict(restaurantId='rst_0000003'), timeout=2)
             if status == 201:
                 self.acked.append((datetime.datetime.utcnow(), body['id']))
+            else:
+                self.failed += 1
             time.sleep(0.05)
 
     def stop(self):
@@ -329,12 +332,26 @@ def test_deploy_succeeds_with_all_eight_steps(world):
     assert lines['Team notified'] is False  # not automated, and not pretended
     assert lines['Rollback script prepared and tested'], 'the preflight rehearsal proves the rollback scripts'
     assert report['evidence']['prepare']['rehearsal']['rolled_back'][0] == LATEST
+    # deploy_mode auto fell back to stopping the app, and says which statement decided it
+    assert report['evidence']['prepare']['mode'] == 'stop'
+    assert ('not online: %s/migration.sql line 2, CREATE INDEX "users_role_idx" ON "users"("role"): CREATE INDEX '
+            'without CONCURRENTLY' % LATEST) in report['evidence']['prepare']['mode_reason'], report['evidence']['prepare']
     again_code, again = world.deploy(world.archives['new'], '1.4.0', quiet=True)
     assert again_code == 0 and again['outcome'] == 'nothing_pending'
 
 
 def _new(world):
     return world.archives['new'], '1.4.0'
+
+
+def test_deploy_mode_online_refuses_a_migration_that_is_not_online_safe_and_changes_nothing(lab):
+    before, writer = start(lab)
+    code, report = run(lab, writer, *_new(lab), extra=dict(deploy_mode='online'))
+    assert code != 0 and report['outcome'] == 'refused', lab.last_output[-3000:]
+    assert 'deploy_mode=online, but' in report['reason'] and 'CREATE INDEX "users_role_idx"' in report['reason'], report
+    assert [s['name'] for s in report['steps']] == ['prepare'] and report['first_stop'] is None
+    assert back_where_it_began(lab) and fingerprints(lab.params) == before['static']
+    assert writer.scans.failed == 0 and writer.orders.unanswered_creates == 0
 
 
 def test_step2_failing_backup_upload_changes_nothing_and_never_stops_the_app(lab):

@@ -11,7 +11,8 @@ module.exports = {
       name: process.env.APP_NAME || 'defneqr-backend',
       script: 'src/server.js',
       cwd: __dirname,
-      exec_mode: 'fork',
+      // cluster lets `pm2 reload` swap the worker with no gap (online deploys); fork is the runbook's
+      exec_mode: process.env.APP_EXEC_MODE || 'fork',
       instances: 1,
       env: {
         NODE_ENV: 'production',
