@@ -311,24 +311,31 @@ class Bench:
                           "ON t%s (b)', i); EXECUTE format('CREATE INDEX ON t%s (c)', i); END LOOP; END $$", db)
         self.health('2000t', db)
 
-    def deploy(self, scale):
-        """playbooks/deploy.yml for migrations 12-14 (release 1.4.0) with /health probed every 100 ms on each app
-        host: the downtime seen by a client, split by the run report's steps. One run per scale: a deploy
-        cannot be repeated on the same data without setting everything up again."""
-        demo = run_demo.Demo(os.path.join(self.work, 'deploy-%s' % scale), scale, monitor_seconds=5)
+    def _probed_deploy(self, folder, scale, release, host_vars=None, extra=None):
+        """One deploy.yml run with /health probed every 100 ms on each app host: (report, probes, seconds).
+        release(demo) gives (archive, release id)."""
+        demo = run_demo.Demo(os.path.join(self.work, folder), scale, monitor_seconds=5)
         try:
-            demo.prepare(quiet=True)
+            demo.prepare(host_vars=host_vars, quiet=True)
             demo.start_previous_release(quiet=True)
+            archive, release_id = release(demo)
             probes = [HealthProbe(host.url + '/health') for host in demo.hosts]
             clock = time.perf_counter()
-            code, report = demo.deploy(demo.archives['new'], '1.4.0', quiet=True)
+            code, report = demo.deploy(archive, release_id, extra, quiet=True)
             total = time.perf_counter() - clock
             for probe in probes:
                 probe.stop()
         finally:
             demo.stop()
-        if code != 0 or not report:
+        if code != 0 or not report or report['outcome'] != 'deployed':
             raise RuntimeError('bench deploy failed:\n%s' % (demo.last_output or '')[-2000:])
+        return report, probes, total
+
+    def deploy(self, scale):
+        """playbooks/deploy.yml for migrations 12-14 (release 1.4.0) with /health probed every 100 ms on each app
+        host: the downtime seen by a client, split by the run report's steps. One run per scale: a deploy
+        cannot be repeated on the same data without setting everything up again."""
+        report, probes, total = self._probed_deploy('deploy-%s' % scale, scale, lambda demo: (demo.archives['new'], '1.4.0'))
         outage = HealthProbe.outage(probes)
         steps = dict((step['name'], step['seconds']) for step in report['steps'])
         waits = 5 + 1  # the monitor window and the release's own start-up wait are configured time, not work
@@ -340,6 +347,24 @@ class Bench:
                     downtime_target=target, target_met=outage <= target, report_downtime=report['downtime_seconds'], total_seconds=round(total, 2),
                     overhead_seconds=round(total - work - waits, 2),
                     steps=dict((name, round(seconds, 2)) for name, seconds in steps.items()))
+
+    def deploy_online(self, scale):
+        """Issue 17's online row: release 1.3.1 (a nullable column, an index built concurrently) deployed by
+        deploy_mode auto with pm2 in cluster mode, /health probed every 100 ms on both app hosts for the whole run.
+        Target: zero failed probes."""
+        cluster = dict(app_pm2_env=dict(APP_EXEC_MODE='cluster'))
+        report, probes, total = self._probed_deploy(
+            'deploy-online-%s' % scale, scale,
+            lambda demo: (run_demo.online_release(os.path.join(demo.root, 'backend-1.3.1.tar.gz')), '1.3.1'),
+            host_vars=dict(app1=cluster, app2=cluster), extra=dict(deploy_expected_indexes=['menu_scans_source_idx']))
+        failed = [sum(1 for _when, healthy in probe.samples if not healthy) for probe in probes]
+        outage = HealthProbe.outage(probes)
+        self.record('deploy', scale, 'deploy.yml online-safe 1.3.1 (deploy_mode auto): downtime seen by /health probes',
+                    dict(median=outage, min=outage, max=outage, runs=1),
+                    'ansible-playbook playbooks/deploy.yml (pm2 cluster mode)',
+                    mode=report['evidence']['prepare']['mode'], probes=[len(probe.samples) for probe in probes],
+                    failed_probes=failed, target_met=sum(failed) == 0 and report['evidence']['prepare']['mode'] == 'online',
+                    total_seconds=round(total, 2), steps=dict((step['name'], step['seconds']) for step in report['steps']))
 
     def recovery(self, scale=1):
         """Issue 14's target: a deploy killed (SIGKILL, whole process tree) inside step 4's migrations, then
@@ -525,6 +550,7 @@ class Bench:
         self.wide_catalogue()
         for scale in self.scales:
             self.deploy(scale)
+        self.deploy_online(1 if 1 in self.scales else self.scales[0])
         self.recovery(1 if 1 in self.scales else self.scales[0])
 
     def write(self):
@@ -541,7 +567,7 @@ class Bench:
                     'ratio_vs_psql', 'raw_seconds',
                     'swap_seconds', 'checks_seconds', 'exit_code', 'downtime_target', 'target_met', 'report_downtime',
                     'total_seconds',
-                    'overhead_seconds', 'steps', 'replay_seconds', 'quarantined', 'database_mb', 'snapshot_seconds', 'speedup_vs_copy')
+                    'overhead_seconds', 'mode', 'probes', 'failed_probes', 'steps', 'replay_seconds', 'quarantined', 'database_mb', 'snapshot_seconds', 'speedup_vs_copy')
             ratio = ', '.join('%s %s' % (k, row[k]) for k in keys if k in row)
             cells = (row['group'], row['scale'], row['name'], row['median'], row['min'], row['max'], ratio)
             lines.append('| %s | %s | %s | %.3f | %.3f-%.3f | %s |' % cells)

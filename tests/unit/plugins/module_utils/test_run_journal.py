@@ -96,6 +96,26 @@ def test_report_of_an_interrupted_run_counts_the_outage_from_step_3():
     assert report['incident']['rollback']['database'].startswith('untouched')
 
 
+def test_an_online_deploy_has_no_outage_unless_a_host_had_to_restart():
+    evidence = dict(stop=dict(hosts=[], first_stop=None, online='every pending migration is online-safe'),
+                    start=dict(hosts=['app1', 'app2'], rolling=dict(app1='reloaded with no gap', app2='reloaded with no gap')))
+    healthy = dict(app1='2026-02-18T02:01:00+00:00', app2='2026-02-18T02:01:02+00:00')
+    report = run_report.build(_journal(mode='online', evidence=evidence, healthy_at=healthy, host_stops={}),
+                              'deployed', '', '2026-02-18T02:01:03+00:00')
+    # step 3 ran, but stopped nothing: it is not the start of an outage
+    assert report['first_stop'] is None and report['downtime_seconds'] is None and report['host_gaps'] == {}
+    assert 'online: no app host stopped' in run_report.summary(report)
+    lines = dict((line['item'], line) for section in report['checklist'] for line in section['lines'])
+    assert not lines['Application stopped']['done']
+    assert lines['Application stopped']['evidence'].startswith('not stopped, an online deploy: every pending')
+    assert 'one at a time: app1 reloaded with no gap, app2 reloaded' in lines['Application restarted']['evidence']
+    restarted = run_report.build(_journal(mode='online', evidence=evidence, healthy_at=healthy,
+                                          host_stops=dict(app1='2026-02-18T02:00:58+00:00', app2='')),
+                                 'deployed', '', '2026-02-18T02:01:03+00:00')
+    assert restarted['host_gaps'] == dict(app1=2.0)
+    assert 'app1 restarted (no reload), 2.0 s without an answer' in run_report.summary(restarted)
+
+
 def test_the_alarm_of_a_failed_rollback_names_the_host_that_is_not_back():
     journal = _journal(failure=dict(host='app1', error='smoke failed'), release_switched=True,
                        rollback_point=dict(strategy='snapshot', folder='/b/snap'), rollback=dict(database_done=True),
