@@ -567,7 +567,8 @@ class Bench:
                     'ratio_vs_psql', 'raw_seconds',
                     'swap_seconds', 'checks_seconds', 'exit_code', 'downtime_target', 'target_met', 'report_downtime',
                     'total_seconds',
-                    'overhead_seconds', 'mode', 'probes', 'failed_probes', 'steps', 'replay_seconds', 'quarantined', 'database_mb', 'snapshot_seconds', 'speedup_vs_copy')
+                    'overhead_seconds', 'mode', 'probes', 'failed_probes', 'steps', 'replay_seconds', 'quarantined',
+                    'database_mb', 'snapshot_seconds', 'speedup_vs_copy')
             ratio = ', '.join('%s %s' % (k, row[k]) for k in keys if k in row)
             cells = (row['group'], row['scale'], row['name'], row['median'], row['min'], row['max'], ratio)
             lines.append('| %s | %s | %s | %.3f | %.3f-%.3f | %s |' % cells)
