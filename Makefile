@@ -42,8 +42,10 @@ setup: $(VENV)/.installed tools/pm2/node_modules/.installed tools/prisma/node_mo
 	examples/defneqr/backend/node_modules/.installed $(AWX_COLLECTION)
 	$(PY) -c 'import sys; sys.path.insert(0, "tests/harness"); import paths; paths.collections_root()'
 
+# --offline with the checkout's collections path: otherwise ansible-lint installs a copy of the collection
+# into ~/.ansible/collections, which then shadows the checkout for every later ansible-playbook of that user.
 lint: setup
-	$(BIN)/ansible-lint
+	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/build/collections $(BIN)/ansible-lint --offline
 	$(BIN)/antsibull-changelog lint
 
 sanity: setup

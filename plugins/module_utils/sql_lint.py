@@ -154,10 +154,10 @@ def needs_own_transaction_control(script):
 # Online safety is an allowlist: a statement is safe with the old release running only when it is one
 # of these shapes; anything else (DML on old tables, DROP, RENAME, a type change...) is not proven.
 _SAFE_ON_ANY_TABLE = [
-    (re.compile(r'^CREATE (?:UNIQUE )?INDEX CONCURRENTLY ', re.I), 'builds without blocking writes'),
-    (re.compile(r'^CREATE (?:TYPE|SCHEMA|SEQUENCE) ', re.I), 'a new object the old release does not use'),
-    (re.compile(r'^ALTER TYPE \S+ ADD VALUE ', re.I), 'a new enum value the old release does not send'),
-    (re.compile(r'^COMMENT ON ', re.I), 'metadata only'),
+    re.compile(r'^CREATE (?:UNIQUE )?INDEX CONCURRENTLY ', re.I),  # builds without blocking writes
+    re.compile(r'^CREATE (?:TYPE|SCHEMA|SEQUENCE) ', re.I),  # a new object the old release does not use
+    re.compile(r'^ALTER TYPE \S+ ADD VALUE ', re.I),  # a new enum value the old release does not send
+    re.compile(r'^COMMENT ON ', re.I),  # metadata only
 ]
 _ALTER_ACTION_SAFE = [
     re.compile(r'^ADD CONSTRAINT .* NOT VALID$', re.I),
@@ -221,7 +221,7 @@ def _unsafe_alter(actions):
             if reason:
                 return reason
             continue
-        matched = next((pattern.match(action) for pattern in _ALTER_ACTION_SAFE if pattern.match(action)), None)
+        matched = next(filter(None, (pattern.match(action) for pattern in _ALTER_ACTION_SAFE)), None)
         if matched is None:
             return next((why for pattern, why in _CONSTRAINT_REASONS if pattern.search(action)
                          and action.upper().startswith('ADD CONSTRAINT')),
@@ -241,15 +241,16 @@ def online_unsafe(script, source=''):
         flat = _normal(statement)
         reason = None
         new_table = _CREATE_TABLE.match(flat)
-        target = _TABLE_OF_ALTER.match(flat) or _TABLE_OF_INDEX.match(flat) or _INSERT_INTO.match(flat)
+        altered = _TABLE_OF_ALTER.match(flat)
+        target = altered or _TABLE_OF_INDEX.match(flat) or _INSERT_INTO.match(flat)
         if new_table:
             created.add(_table_name(new_table.group(1)))
         elif target and _table_name(target.group(1)) in created:
             pass
-        elif any(pattern.match(flat) for pattern, _why in _SAFE_ON_ANY_TABLE):
+        elif any(pattern.match(flat) for pattern in _SAFE_ON_ANY_TABLE):
             pass
-        elif _TABLE_OF_ALTER.match(flat):
-            reason = _unsafe_alter(flat[_TABLE_OF_ALTER.match(flat).end():].strip())
+        elif altered:
+            reason = _unsafe_alter(flat[altered.end():].strip())
         elif _TABLE_OF_INDEX.match(flat):
             reason = 'CREATE INDEX without CONCURRENTLY blocks writes to the table while it builds'
         else:

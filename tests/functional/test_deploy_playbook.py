@@ -365,7 +365,7 @@ def test_step2_failing_backup_upload_changes_nothing_and_never_stops_the_app(lab
 
 def test_step3_app_that_will_not_stop(world, tmp_path):
     wrapper = tmp_path / 'pm2-that-cannot-stop'
-    wrapper.write_text('#!/bin/sh\nif [ "$1" = stop ]; then echo "[PM2][ERROR] Process 0 not stopped" >&2; '
+    wrapper.write_text('#!/bin/sh\nif [ "$1" = stop ] || [ "$1" = delete ]; then echo "[PM2][ERROR] Process 0 not stopped" >&2; '
                        'exit 1; fi\nexec %s "$@"\n' % apphost.PM2)
     wrapper.chmod(0o755)
     before, writer = start(world, host_vars=dict(app2=dict(app_pm2_bin=str(wrapper))))
