@@ -406,6 +406,8 @@ def test_step6_app_that_will_not_start_on_one_host(world):
     code, report = run(world, writer, *_new(world))
     assert_rolled_back(world, before, writer, code, report, step=6)
     assert report['incident']['trigger']['host'] == 'app2'
+    # told as a crash as soon as pm2 shows one, not as a /health timeout after app_service_health_timeout
+    assert 'it crashes' in report['incident']['trigger']['error'], report['incident']['trigger']
 
 
 def test_step7_failing_smoke_test(lab):

@@ -80,6 +80,7 @@ def test_a_failure_in_the_second_hosts_switch_rolls_both_back_with_no_outage(wor
     assert code != 0 and report['outcome'] == 'rolled_back', world.last_output[-3000:]
     trigger = report['incident']['trigger']
     assert trigger['step']['number'] == 6 and trigger['host'] == 'app2', trigger
+    assert 'it crashes' in trigger['error'], trigger
     rollback = report['incident']['rollback']
     assert rollback['online'] is True and rollback['stopped'] == [] and rollback['healthy'] is True
     assert rollback['database'].startswith('down_scripts: rolled back'), rollback
