@@ -8,6 +8,7 @@ cannot be written, a rollback that cannot start the previous release.
 import json
 import os
 import re
+import subprocess
 import sys
 import time
 
@@ -224,9 +225,14 @@ def test_a_backend_under_another_pm2_home_is_named_and_no_alarm_is_false(world, 
     with open(world.inventory, encoding='utf-8') as stream:
         inventory = json.load(stream)
     real_home = inventory['all']['children']['app']['hosts']['app2']['app_pm2_home']
-    inventory['all']['children']['app']['hosts']['app2']['app_pm2_home'] = str(tmp_path / 'other-pm2-home')
+    other_home = str(tmp_path / 'other-pm2-home')
+    inventory['all']['children']['app']['hosts']['app2']['app_pm2_home'] = other_home
     run_demo.write_private(world.inventory, json.dumps(inventory))
-    code, report = world.deploy(world.archives['new'], '1.4.0', dict(app_service_stop_timeout=10), quiet=True)
+    try:
+        code, report = world.deploy(world.archives['new'], '1.4.0', dict(app_service_stop_timeout=10), quiet=True)
+    finally:
+        # the role's pm2 commands started an empty daemon under the home the inventory named; it outlived the test
+        subprocess.run([apphost.PM2, 'kill'], env=dict(os.environ, PM2_HOME=other_home), capture_output=True, check=False)
     writer.stop()
     assert code != 0 and report['outcome'] == 'rollback_failed', world.last_output[-4000:]
     trigger = report['incident']['trigger']
