@@ -211,6 +211,13 @@ class Demo:
         self.last_output = done.stdout
         return done.returncode
 
+    def last_failures(self, tail=3000):
+        """What a failed run says: every failed task with the lines of its message, then the run's end."""
+        lines = (self.last_output or '').splitlines()
+        failed = [i for i, line in enumerate(lines) if line.startswith(('fatal: ', 'failed: '))]
+        told = ['\n'.join(lines[i:i + 6])[:1500] for i in failed]
+        return '\n'.join(told + ['...', '\n'.join(lines)[-tail:]])
+
     def start_previous_release(self, quiet=False):
         if self.playbook(os.path.join(HERE, 'setup.yml'), quiet=quiet) != 0:
             raise SystemExit('demo set-up failed:\n%s' % (self.last_output or ''))

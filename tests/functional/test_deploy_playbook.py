@@ -257,8 +257,8 @@ def run(world, writer, archive, release_id, extra=None):
 
 
 def assert_rolled_back(world, before, writer, code, report, step):
-    assert code != 0, world.last_output[-3000:]
-    assert report and report['outcome'] == 'rolled_back', world.last_output[-3000:]
+    assert code != 0, world.last_failures()
+    assert report and report['outcome'] == 'rolled_back', world.last_failures()
     assert report['incident']['trigger']['step']['number'] == step, report['incident']
     assert report['incident']['rollback']['healthy'] is True
     if report['first_stop']:  # the outage lasts until the previous release answers again
@@ -303,7 +303,7 @@ def assert_rolled_back(world, before, writer, code, report, step):
 def test_deploy_succeeds_with_all_eight_steps(world):
     before, writer = start(world)
     code, report = run(world, writer, *_new(world))
-    assert code == 0, world.last_output[-3000:]
+    assert code == 0, world.last_failures()
     assert report['outcome'] == 'deployed'
     eight = ['prepare', 'backup', 'stop', 'migrate', 'verify', 'start', 'smoke', 'monitor']
     assert [s['name'] for s in report['steps']] == eight
@@ -347,7 +347,7 @@ def _new(world):
 def test_deploy_mode_online_refuses_a_migration_that_is_not_online_safe_and_changes_nothing(lab):
     before, writer = start(lab)
     code, report = run(lab, writer, *_new(lab), extra=dict(deploy_mode='online'))
-    assert code != 0 and report['outcome'] == 'refused', lab.last_output[-3000:]
+    assert code != 0 and report['outcome'] == 'refused', lab.last_failures()
     assert 'deploy_mode=online, but' in report['reason'] and 'CREATE INDEX "users_role_idx"' in report['reason'], report
     assert [s['name'] for s in report['steps']] == ['prepare'] and report['first_stop'] is None
     assert back_where_it_began(lab) and fingerprints(lab.params) == before['static']
@@ -383,7 +383,7 @@ def test_step4_failing_migration_with_down_scripts(lab, tmp_path):
     archive = run_demo.release_archive(str(tmp_path / 'broken-13.tar.gz'), source=changed_backend(tmp_path, break_13))
     # the preflight rehearsal meets the broken script on its scratch database: refused, nothing stopped
     code, refused = lab.deploy(archive, '1.4.0', dict(deploy_rollback_strategy='down_scripts'), quiet=True)
-    assert code != 0 and refused['outcome'] == 'refused', lab.last_output[-3000:]
+    assert code != 0 and refused['outcome'] == 'refused', lab.last_failures()
     assert 'relation "user" does not exist' in lab.last_output and refused['first_stop'] is None
     # without the rehearsal it fails in step 4, where down_scripts undo what applied
     code, report = run(lab, writer, archive, '1.4.0', extra=dict(deploy_rollback_strategy='down_scripts',
@@ -442,7 +442,7 @@ def test_a_replay_that_fails_leaves_the_database_as_restored_and_the_play_says_s
         CREATE CONSTRAINT TRIGGER refuse_uncaptured AFTER INSERT ON menu_scans DEFERRABLE INITIALLY DEFERRED
           FOR EACH ROW EXECUTE FUNCTION refuse_uncaptured()''')
     code, report = run(world, writer, world.archives['broken'], '1.4.0-broken')
-    assert code != 0 and report['outcome'] == 'rolled_back', world.last_output[-3000:]
+    assert code != 0 and report['outcome'] == 'rolled_back', world.last_failures()
     rollback = report['incident']['rollback']
     assert rollback['healthy'] is True and rollback['database'].startswith('snapshot: swapped back'), rollback
     replay = rollback['replay']

@@ -50,7 +50,7 @@ def deploy_online(world, tmp_path, host_vars):
 
 def test_an_online_safe_release_deploys_with_the_app_serving_and_no_failed_request(world, tmp_path):
     before, writer, prober, code, report = deploy_online(world, tmp_path, dict(app1=CLUSTER, app2=CLUSTER))
-    assert code == 0 and report['outcome'] == 'deployed', world.last_output[-3000:]
+    assert code == 0 and report['outcome'] == 'deployed', world.last_failures()
     prepare = report['evidence']['prepare']
     assert prepare['mode'] == 'online', prepare['mode_reason']
     assert report['first_stop'] is None and report['host_gaps'] == {}, report
@@ -77,7 +77,7 @@ def test_an_online_safe_release_deploys_with_the_app_serving_and_no_failed_reque
 def test_a_failure_in_the_second_hosts_switch_rolls_both_back_with_no_outage(world, tmp_path):
     broken_app2 = dict(CLUSTER, app_env_extra=dict(DEFNEQR_FAULT='crash@1.3.1'))
     before, writer, prober, code, report = deploy_online(world, tmp_path, dict(app1=CLUSTER, app2=broken_app2))
-    assert code != 0 and report['outcome'] == 'rolled_back', world.last_output[-3000:]
+    assert code != 0 and report['outcome'] == 'rolled_back', world.last_failures()
     trigger = report['incident']['trigger']
     assert trigger['step']['number'] == 6 and trigger['host'] == 'app2', trigger
     assert 'it crashes' in trigger['error'], trigger

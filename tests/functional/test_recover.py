@@ -73,7 +73,7 @@ def killed_in_step(world, tmp_path, step):
         if step == 8:
             # a recover while the deploy is really running refuses and changes nothing
             code = world.playbook(RECOVER, quiet=True)
-            assert code != 0 and 'is still in progress' in world.last_output, world.last_output[-2000:]
+            assert code != 0 and 'is still in progress' in world.last_output, world.last_failures()
             assert world.journal()['run_id'] == state['run_id'] and process.poll() is None
         world.kill(process)
     finally:
@@ -95,7 +95,7 @@ def test_sigkill_in_a_step_then_recover_brings_every_host_back(lab, tmp_path, st
     code = lab.playbook(RECOVER, quiet=True)
     recover_seconds = time.time() - clock
     writer.stop()
-    assert code == 0, lab.last_output[-4000:]
+    assert code == 0, lab.last_failures()
     assert_back_on_previous_release(lab, before)
     report = recovered_report(lab, left['run_id'])
     assert report['outcome'] == 'rolled_back' and report['recovered']['action'] == 'rollback'
@@ -105,7 +105,7 @@ def test_sigkill_in_a_step_then_recover_brings_every_host_back(lab, tmp_path, st
     assert recover_seconds < 120, recover_seconds  # generous on 2 cores; make bench measures it
     if step == 4:  # and the next deploy works (once: each costs a whole deploy)
         code, report = lab.deploy(lab.archives['new'], '1.4.0', quiet=True)
-        assert code == 0 and report['outcome'] == 'deployed', lab.last_output[-3000:]
+        assert code == 0 and report['outcome'] == 'deployed', lab.last_failures()
 
 
 def test_recover_that_accepts_a_run_ends_its_capture_in_the_live_database_and_its_snapshot(world, tmp_path):
@@ -115,7 +115,7 @@ def test_recover_that_accepts_a_run_ends_its_capture_in_the_live_database_and_it
     left = killed_in_step(world, tmp_path, 8)
     code = world.playbook(RECOVER, '-e', 'recover_action=accept', quiet=True)
     writer.stop()
-    assert code == 0, world.last_output[-4000:]
+    assert code == 0, world.last_failures()
     report = recovered_report(world, left['run_id'])
     assert report['outcome'] == 'deployed' and report['recovered']['action'] == 'accept', report.get('recovered')
     for host in world.hosts:
@@ -135,7 +135,7 @@ def test_check_mode_changes_nothing_and_a_report_that_cannot_be_written_does_not
     code = world.playbook(DEPLOY, '--check', '-e', json.dumps(dict(
         deploy_release_id='1.4.0', deploy_release_archive=world.archives['new'], deploy_run_id='dry-run-1')),
         quiet=True)
-    assert code == 0, world.last_output[-4000:]
+    assert code == 0, world.last_failures()
     assert 'ROLLBACK' not in world.last_output
     assert fingerprints(world.params) == before['static'] and history(world.params) == before['history']
     assert not os.path.exists(lock_dir(world))
@@ -153,7 +153,7 @@ def test_check_mode_changes_nothing_and_a_report_that_cannot_be_written_does_not
         deploy_release_id='1.4.0', deploy_release_archive=world.archives['new'], deploy_monitor_seconds=2,
         deploy_expected_indexes=run_demo.runbook_indexes(), deploy_report_dir=str(blocked / 'reports'),
         deploy_run_id='deploy-unreported', deploy_capture_until='kept')), quiet=True)
-    assert code == 0, world.last_output[-4000:]
+    assert code == 0, world.last_failures()
     # no secret at any verbosity: the smoke user's bearer token and password, the database password
     assert not re.search(r'eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.', world.last_output), 'a JWT reached the output'
     for secret in (world.params['login_password'], '"test123"', 'demo-jwt-secret'):
@@ -168,7 +168,7 @@ def test_check_mode_changes_nothing_and_a_report_that_cannot_be_written_does_not
 
     # deploy_capture_until=kept: the capture stays on after acceptance (end_capture --check changes nothing)
     code = world.playbook(END_CAPTURE, '--check', quiet=True)
-    assert code == 0 and capture_log_present(world), world.last_output[-3000:]
+    assert code == 0 and capture_log_present(world), world.last_failures()
     writer = ScanWriter(world.hosts[0].url)  # customers of the accepted release 1.4.0
     writer.start()
     time.sleep(3)
@@ -176,11 +176,11 @@ def test_check_mode_changes_nothing_and_a_report_that_cannot_be_written_does_not
     assert writer.acked, 'the writer got no acknowledgement'
     # a person's rollback.yml with no variables rolls back the last deploy from its journal
     code = world.playbook(ROLLBACK, '--check', quiet=True)
-    assert code == 0 and 'Would roll back deploy-unreported' in world.last_output, world.last_output[-3000:]
+    assert code == 0 and 'Would roll back deploy-unreported' in world.last_output, world.last_failures()
     assert 'then replay the writes captured since its rollback point' in world.last_output
     assert apphost.http('GET', world.hosts[0].url + '/health')[1]['release'] == '1.4.0'
     code = world.playbook(ROLLBACK, '-e', 'rollback_run_id=rollback-by-hand', quiet=True)
-    assert code == 0, world.last_output[-4000:]
+    assert code == 0, world.last_failures()
     assert_back_on_previous_release(world, before)
     by_hand = recovered_report(world, 'rollback-by-hand')
     assert by_hand['kind'] == 'rollback' and 'swapped back' in by_hand['incident']['rollback']['database']
@@ -189,7 +189,7 @@ def test_check_mode_changes_nothing_and_a_report_that_cannot_be_written_does_not
     assert by_hand['incident']['rollback']['replay']['replayed'] >= len(writer.acked)
     assert not capture_log_present(world)
     code = world.playbook(END_CAPTURE, quiet=True)
-    assert code == 0 and 'No change capture was on' in world.last_output, world.last_output[-3000:]
+    assert code == 0 and 'No change capture was on' in world.last_output, world.last_failures()
     with open(os.path.join(world.reports, 'rollback-by-hand', 'report.md'), encoding='utf-8') as stream:
         assert '- Trigger: decided by a person' in stream.read()
     code = world.playbook(ROLLBACK, quiet=True)
@@ -203,7 +203,7 @@ def test_failed_rollback_keeps_the_lock_and_recover_finishes_it(lab):
         stream.write('crash\n')  # read at start only: the running 1.3.0 is unaffected, a restart of it crashes
     code, report = lab.deploy(lab.archives['broken'], '1.4.0-broken', dict(app_service_health_timeout=5),
                               quiet=True)
-    assert code != 0 and report['outcome'] == 'rollback_failed', lab.last_output[-4000:]
+    assert code != 0 and report['outcome'] == 'rollback_failed', lab.last_failures()
     assert 'ROLLBACK FAILED: app2 not answering /health' in lab.last_output
     assert 'defneqr.dbops.recover' in report['alarm']
     left = lab.journal()
@@ -211,7 +211,7 @@ def test_failed_rollback_keeps_the_lock_and_recover_finishes_it(lab):
     os.unlink(fault)
     code = lab.playbook(RECOVER, quiet=True)
     writer.stop()
-    assert code == 0, lab.last_output[-4000:]
+    assert code == 0, lab.last_failures()
     assert_back_on_previous_release(lab, before)
     final = recovered_report(lab, left['run_id'])
     assert final['outcome'] == 'rolled_back' and 'swapped back' in final['incident']['rollback']['database']
@@ -234,7 +234,7 @@ def test_a_backend_under_another_pm2_home_is_named_and_no_alarm_is_false(world, 
         # the role's pm2 commands started an empty daemon under the home the inventory named; it outlived the test
         subprocess.run([apphost.PM2, 'kill'], env=dict(os.environ, PM2_HOME=other_home), capture_output=True, check=False)
     writer.stop()
-    assert code != 0 and report['outcome'] == 'rollback_failed', world.last_output[-4000:]
+    assert code != 0 and report['outcome'] == 'rollback_failed', world.last_failures()
     trigger = report['incident']['trigger']
     assert trigger['host'] == 'app2' and trigger['step']['number'] == 3
     assert 'PM2_HOME=%s' % real_home in trigger['error'] and 'process ' in trigger['error']
