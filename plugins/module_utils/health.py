@@ -504,6 +504,14 @@ def run_checks(params, checks=None, thresholds=None, expected=None, explains=Non
     return results, status
 
 
+def failure(results, status, fail_on):
+    """The message a run fails with when its status reaches fail_on (critical, warning); None otherwise."""
+    if fail_on == 'never' or LEVELS[status] < LEVELS[fail_on]:
+        return None
+    return 'Database health is %s: %s' % (status, '; '.join(
+        '%s: %s' % (name, results[name]['message']) for name in sorted(results) if results[name]['status'] != 'ok'))
+
+
 @contextlib.contextmanager
 def _savepoint(conn, name):
     """A failing statement inside rolls back to here, so the read-only transaction goes on with the next check."""

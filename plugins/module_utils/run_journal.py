@@ -163,6 +163,11 @@ def owned(lock_dir, run_id):
     return journal
 
 
+def unwritable(lock_dir, err):
+    return ('Cannot write the run journal in %s: %s. The database host needs write access to that folder '
+            '(dbops_backup_dest) and free space.' % (lock_dir, err))
+
+
 def update(lock_dir, run_id, step=None, step_status='ok', fields=None, controller=None, close_step=False):
     """Close the open step (with step_status) when `step` opens the next one, on failure or with close_step;
     merge fields; write atomically."""

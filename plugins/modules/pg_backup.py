@@ -329,61 +329,17 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.defneqr.dbops.plugins.module_utils import programs
-from ansible_collections.defneqr.dbops.plugins.module_utils import pgbackrest, postgres
-from ansible_collections.defneqr.dbops.plugins.module_utils.backup import VERIFY_LEVELS, BackupJob
-from ansible_collections.defneqr.dbops.plugins.module_utils.s3_storage import check_reachable, s3_argument_spec, upload_backup
+from ansible_collections.defneqr.dbops.plugins.module_utils import backup_module, postgres, programs
 
 
 def main():
     spec = postgres.postgres_argument_spec()
-    spec.update(
-        database=dict(type='str'),
-        dest=dict(type='path'),
-        kind=dict(type='str', default='manual'),
-        label=dict(type='str'),
-        method=dict(type='str', default='dump', choices=['dump', 'snapshot', 'pgbackrest', 'restore_point']),
-        backup_type=dict(type='str', default='full', choices=list(pgbackrest.BACKUP_TYPES)),
-        pgbackrest=pgbackrest.pgbackrest_argument_spec(),
-        format=dict(type='str', default='custom', choices=['custom', 'directory']),
-        compression=dict(type='str', default='auto'),
-        jobs=dict(type='int', default=1),
-        verify=dict(type='str', default='list', choices=list(VERIFY_LEVELS)),
-        exact_counts=dict(type='bool', default=False),
-        free_space_factor=dict(type='float', default=0.5),
-        lock_wait=dict(type='int', default=0),
-        retention_days=dict(type='int'),
-        min_keep=dict(type='int', default=3),
-        terminate_sessions=dict(type='bool', default=False),
-        snapshot_method=dict(type='str', choices=['auto', 'clone', 'copy'], default='auto'),
-        retention_only=dict(type='bool', default=False),
-        restore_point=dict(type='str'),
-        s3=dict(type='dict', options=s3_argument_spec()),
-    )
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
-                           required_if=[('retention_only', True, ['retention_days']), ('method', 'dump', ['dest']),
-                                        ('method', 'snapshot', ['dest']), ('method', 'pgbackrest', ['pgbackrest']),
-                                        ('method', 'restore_point', ['label'])])
-    options = dict(module.params, database=module.params['database'] or module.params['login_db'])
-    with postgres.failing_module(module):
-        if options['method'] == 'pgbackrest':
-            taken = pgbackrest.take_backup(pgbackrest.PgBackRest.from_params(options['pgbackrest']),
-                                           options['backup_type'], module.check_mode)
-            module.exit_json(commands=programs.ran(), **taken)
+    spec.update(backup_module.backup_argument_spec())
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True, required_if=backup_module.REQUIRED_IF)
+    if module.params['method'] != 'pgbackrest':
         postgres.ensure_driver(module)
-        if options['method'] == 'restore_point':
-            point = pgbackrest.create_restore_point(postgres.connect(options), options['label'], module.check_mode)
-            module.exit_json(commands=programs.ran(), **point)
-        if not options['database']:
-            module.fail_json(msg='Set database (or login_db): the database to back up.')
-        job = BackupJob(module.params, options)
-        if options['s3'] and options['method'] == 'dump' and not options['retention_only']:
-            check_reachable(options['s3'])
-        result = job.run(check_mode=module.check_mode)
-        if options['restore_point'] and not options['retention_only']:
-            result.update(pgbackrest.restore_point_beside(job.conn, options['restore_point'], module.check_mode))
-        if options['s3'] and options['method'] == 'dump' and not options['retention_only']:
-            result['s3'] = upload_backup(options['s3'], result['backup'], job.kind, module.check_mode)
+    with postgres.failing_module(module):
+        result = backup_module.take(module.params, module.check_mode)
     module.exit_json(commands=programs.ran(), **result)
 
 

@@ -217,9 +217,9 @@ def main():
     if p['report'] and not module.check_mode:
         write_private(p['report'], report)
         write_private(p['report'].rsplit('.', 1)[0] + '.json', json.dumps(result, indent=2, default=str))
-    if p['fail_on'] != 'never' and health.LEVELS[status] >= health.LEVELS[p['fail_on']]:
-        module.fail_json(msg='Database health is %s: %s' % (status, '; '.join(
-            '%s: %s' % (n, results[n]['message']) for n in result['findings'])), **result)
+    problem = health.failure(results, status, p['fail_on'])
+    if problem:
+        module.fail_json(msg=problem, **result)
     module.exit_json(commands=programs.ran(), **result)
 
 

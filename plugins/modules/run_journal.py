@@ -187,8 +187,7 @@ def main():
     except run_journal.JournalError as err:
         module.fail_json(msg=str(err))
     except OSError as err:
-        module.fail_json(msg='Cannot write the run journal in %s: %s. The database host needs write access to that '
-                             'folder (dbops_backup_dest) and free space.' % (path, err))
+        module.fail_json(msg=run_journal.unwritable(path, err))
     held = os.path.isdir(path) and (module.check_mode or bool(run_journal.read(path)))
     module.exit_json(changed=changed, journal=journal, last=last, held=held,
                      recovery_action=run_journal.recovery_action(journal) if p['state'] == 'read' else None,
