@@ -85,7 +85,7 @@ def rollback_point(params, journal, point, capture, check_mode=False):
                               or taken.get('msg')))
 
 
-def _left_pending(status, pending):
+def left_pending(status, pending):
     left = [name for name in status.get('pending') or [] if name in pending]
     failed = status.get('failed_migrations') or []
     if left or failed:
@@ -100,7 +100,7 @@ def verified(params, journal, verify, capture, check_mode=False):
         _capture(params, capture, check_mode, new_log=False)
     journal.write(step=dict(number=5, name='verify'), data=verify['journal_data'])
     status = verify['migrate_status']
-    left = _left_pending(status, verify['pending'])
+    left = left_pending(status, verify['pending'])
     if left:
         raise StepFailed(left, dict(changed=False))
     results, overall = health.run_checks(dict(params, login_db=params['database']), VERIFY_CHECKS, {},
