@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The database host's part of a deploy's outage, in one process per side of the migration (deploy_db_steps).
 
-Each Ansible task costs about 0.3 s before it does anything; these steps did about 0.2 s of work in eight tasks.
+Each Ansible task costs about 0.3 s before it does anything; these steps were eight tasks, most of whose time
+was that start-up.
 The journal is written at the same step boundaries as before, in the same order, so a failure is still recorded
 under the step it happened in and a killed run is recovered from the same journal states.
 """
@@ -113,7 +114,7 @@ def verified(params, journal, verify, capture, check_mode=False):
     checked['evidence'] = dict(
         latest_applied=status.get('latest_applied'), in_sync=status.get('in_sync'),
         expected_indexes=(results.get('expected_indexes') or {}).get('message', 'none configured'),
-        status=overall, size_after=size_after, size_delta=size_after - int(verify['size_before']))
+        status=overall, size_after=size_after, size_delta=size_after - verify['size_before'])
     if verify['open_start']:
         journal.write(step=dict(number=6, name='start'), data=dict(release_switched=True,
                                                                    evidence=dict(verify=checked['evidence'])))

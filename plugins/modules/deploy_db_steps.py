@@ -225,7 +225,6 @@ def main():
     postgres.ensure_driver(module)
     p = module.params
     journal = deploy_steps.Journal(p['journal_path'], p['run_id'], module.check_mode)
-    done = {}
     try:
         with postgres.failing_module(module):
             if p['phase'] == 'rollback_point':
