@@ -74,7 +74,8 @@ options:
   max_slowdown:
     description:
       - A probe this many times slower than the baseline is critical (1.5 = the runbook's 50% degradation).
-        Medians under 2 ms count as 2 ms, so scheduler noise on fast queries is not a slowdown.
+        Medians under 2 ms count as 2 ms, and a probe must also be at least 5 ms slower, so scheduler noise on
+        fast queries is not a slowdown.
     type: float
     default: 1.5
   statement_timeout:

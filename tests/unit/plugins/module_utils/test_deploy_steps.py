@@ -33,3 +33,18 @@ def test_check_mode_lists_the_journal_writes_and_writes_nothing(tmp_path):
     assert journal.would == [dict(step=dict(number=4, name='migrate'), data=dict(stopped_at={})),
                              dict(step=None, data=dict(rollback_point=dict(strategy='snapshot')))]
     assert journal.last is None and not (tmp_path / '.deploy.lock').exists()
+
+
+def test_a_probe_is_degraded_only_when_both_relatively_and_absolutely_slower():
+    def row(median_ms, baseline_ms):
+        return dict(median_ms=median_ms, baseline_ms=baseline_ms, slowdown=health.slowdown(median_ms, baseline_ms))
+    # load noise on a fast query: x1.6 but 1.8 ms slower
+    assert health.slowdown(4.8, 3.0) == 1.6 and not health.degraded(row(4.8, 3.0), 1.5)
+    # under the 2 ms floor nothing is slower
+    assert health.slowdown(1.9, 0.3) == 1.0 and not health.degraded(row(1.9, 0.3), 1.5)
+    # a lost index: twice as slow and tens of milliseconds more
+    assert health.degraded(row(60.0, 30.0), 1.5)
+    # a real slowdown of a fast query still counts once it is 5 ms
+    assert health.degraded(row(8.0, 3.0), 1.5) and not health.degraded(row(8.0, 3.0), 3)
+    # no baseline, no verdict
+    assert not health.degraded(dict(median_ms=50.0), 1.5)
