@@ -17,8 +17,9 @@ import datetime
 import os
 import socket
 import time
-import urllib.error
-import urllib.request
+from http.client import HTTPException
+
+from ansible.module_utils.urls import ConnectionError as UrlConnectionError, open_url
 
 from ansible_collections.defneqr.dbops.plugins.module_utils import programs
 from ansible_collections.defneqr.dbops.plugins.module_utils.errors import DbopsError
@@ -57,9 +58,10 @@ def wait_port_closed(port, timeout):
 
 def healthy(url):
     try:
-        with urllib.request.urlopen(url, timeout=1) as response:
+        with open_url(url, timeout=1, validate_certs=False) as response:
             return response.status == 200
-    except (urllib.error.URLError, OSError, ValueError):
+    # refused, reset, an error status, a half-started server's garbage: not healthy yet
+    except (OSError, ValueError, HTTPException, UrlConnectionError):
         return False
 
 

@@ -21,7 +21,7 @@ description:
     completely), runs C(pm2 start current/ecosystem.config.js --cwd current --update-env) and waits up to
     I(health_wait) seconds for I(health_url) to answer 200. C(state=reloaded) runs C(pm2 reload) instead (pm2 cluster
     mode swaps the workers with no gap). A backend that does not answer in that time is returned with
-    C(healthy=false): the role then reads pm2 for a crash loop and keeps waiting.
+    C(healthy=false), and the role then reads pm2 for a crash loop and keeps waiting.
   - pm2 reads its home and the backend's settings from the environment; set them with the task's C(environment).
 options:
   state:
