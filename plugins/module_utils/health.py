@@ -27,6 +27,7 @@ PROBE_FLOOR_MS = 2.0
 # a probe is slower only by this much at least as well: on a busy host a 3 ms query reads 5 ms (x1.6) with
 # nothing changed, while a lost index costs tens of milliseconds
 PROBE_MIN_SLOWER_MS = 5.0
+PROBE_RECHECK_PAUSE_S = 1.0
 
 DEFAULTS = dict(
     database_size=dict(warning_bytes=None, critical_bytes=None),
@@ -441,34 +442,50 @@ def _percentile(values, fraction):
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
-def slowdown(median_ms, baseline_ms):
+def slowdown(fastest_ms, baseline_ms):
     """How many times slower; times under the floor count as the floor: scheduler noise on a busy host moves a
     0.3 ms query to 1 ms, which is no degradation anyone feels."""
-    return round(max(median_ms, PROBE_FLOOR_MS) / max(baseline_ms, PROBE_FLOOR_MS), 3)
+    return round(max(fastest_ms, PROBE_FLOOR_MS) / max(baseline_ms, PROBE_FLOOR_MS), 3)
 
 
 def degraded(row, max_slowdown):
     """A probe is degraded when it is more than max_slowdown times and at least PROBE_MIN_SLOWER_MS slower."""
     return (row.get('slowdown', 0) > max_slowdown
-            and row['median_ms'] - row.get('baseline_ms', row['median_ms']) >= PROBE_MIN_SLOWER_MS)
+            and row['fastest_ms'] - row.get('baseline_ms', row['fastest_ms']) >= PROBE_MIN_SLOWER_MS)
+
+
+def _baseline_ms(row):
+    # reports written before fastest_ms existed (a health report's previous run) carry the median only
+    return row.get('fastest_ms') or row.get('median_ms')
+
+
+def _timed_probe(conn, item, baseline_ms):
+    # one untimed run first: the first execution pays for catalog and buffer cache misses
+    postgres.query(conn, item['query'])
+    timings = []
+    for _run in range(item.get('runs', 5)):
+        clock = time.perf_counter()
+        postgres.query(conn, item['query'])
+        timings.append(time.perf_counter() - clock)
+    row = dict(name=item['name'], runs=len(timings), fastest_ms=round(min(timings) * 1000, 3),
+               median_ms=round(statistics.median(timings) * 1000, 3), p95_ms=round(_percentile(timings, 0.95) * 1000, 3))
+    if baseline_ms:
+        row.update(baseline_ms=baseline_ms, slowdown=slowdown(row['fastest_ms'], baseline_ms))
+    return row
 
 
 def probes(conn, items, baseline, max_slowdown):
-    base = dict((p['name'], p) for p in (baseline or []))
+    """Compares the fastest run with the baseline's fastest: load only ever adds time, while a worse plan slows
+    every run. A degraded probe is timed again after PROBE_RECHECK_PAUSE_S and its better round counts, so a
+    burst of load (an app booting on the same cores) does not read as a regression."""
+    base = dict((p['name'], _baseline_ms(p)) for p in (baseline or []))
     rows = []
     for item in items:
-        # one untimed run first: the first execution pays for catalog and buffer cache misses
-        postgres.query(conn, item['query'])
-        timings = []
-        for _run in range(item.get('runs', 5)):
-            clock = time.perf_counter()
-            postgres.query(conn, item['query'])
-            timings.append(time.perf_counter() - clock)
-        row = dict(name=item['name'], runs=len(timings), median_ms=round(statistics.median(timings) * 1000, 3),
-                   p95_ms=round(_percentile(timings, 0.95) * 1000, 3))
-        if item['name'] in base and base[item['name']].get('median_ms'):
-            row.update(baseline_ms=base[item['name']]['median_ms'],
-                       slowdown=slowdown(row['median_ms'], base[item['name']]['median_ms']))
+        row = _timed_probe(conn, item, base.get(item['name']))
+        if degraded(row, max_slowdown):
+            time.sleep(PROBE_RECHECK_PAUSE_S)
+            row = min(row, _timed_probe(conn, item, base.get(item['name'])), key=lambda r: r['fastest_ms'])
+            row['rechecked'] = True
         rows.append(row)
     slow = [r for r in rows if degraded(r, max_slowdown)]
     return _check('critical' if slow else 'ok', max([r.get('slowdown', 1.0) for r in rows] or [1.0]),

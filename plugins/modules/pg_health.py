@@ -63,7 +63,8 @@ options:
     default: []
   probes:
     description:
-      - Named read-only queries (C(name), C(query), C(runs) default 5), timed; median and p95 in milliseconds.
+      - Named read-only queries (C(name), C(query), C(runs) default 5), timed; fastest, median and p95 in
+        milliseconds.
     type: list
     elements: dict
     default: []
@@ -74,8 +75,9 @@ options:
   max_slowdown:
     description:
       - A probe this many times slower than the baseline is critical (1.5 = the runbook's 50% degradation).
-        Medians under 2 ms count as 2 ms, and a probe must also be at least 5 ms slower, so scheduler noise on
-        fast queries is not a slowdown.
+        The fastest runs are compared (load only adds time; a worse plan slows every run). Times under 2 ms
+        count as 2 ms, a probe must also be at least 5 ms slower, and a slower probe is timed again after a
+        second, its better round counting, so scheduler noise and a burst of load are not a slowdown.
     type: float
     default: 1.5
   statement_timeout:
