@@ -1,10 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, Defne Qr operations team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The database host's part of a deploy's outage, in one process per side of the migration (deploy_db_steps).
+"""The database host's part of a deploy's outage (deploy_db_steps): the rollback point, the migrations and their
+verification in one process.
 
-Each Ansible task costs about 0.3 s before it does anything; these steps were eight tasks, most of whose time
-was that start-up.
+Each Ansible task costs about 0.3 s before it does anything; these steps were ten tasks on two hosts, most of whose
+time was that start-up. The migrations come as a bundle the preflight read on the host that holds the release, so
+what runs is exactly what was linted and rehearsed.
 The journal is written at the same step boundaries as before, in the same order, so a failure is still recorded
 under the step it happened in and a killed run is recovered from the same journal states.
 """
@@ -14,7 +16,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.defneqr.dbops.plugins.module_utils import backup_module, change_capture, health
-from ansible_collections.defneqr.dbops.plugins.module_utils import postgres, run_journal
+from ansible_collections.defneqr.dbops.plugins.module_utils import postgres, prisma_migrations, run_journal
 from ansible_collections.defneqr.dbops.plugins.module_utils.errors import DbopsError
 
 VERIFY_CHECKS = ['database_size', 'invalid_indexes', 'blocked_queries', 'long_running_queries']
@@ -34,7 +36,8 @@ class Journal(object):
         if self.check_mode:
             self.would.append(dict(step=step, data=data or {}))
             return
-        self.last = run_journal.update(self.path, self.run_id, step=step, fields=data or {})
+        # a module that outlives its killed controller must not write into a journal recover.yml took over
+        self.last = run_journal.update(self.path, self.run_id, step=step, fields=data or {}, only_running=True)
 
 
 class StepFailed(Exception):
@@ -119,3 +122,28 @@ def verified(params, journal, verify, capture, check_mode=False):
         journal.write(step=dict(number=6, name='start'), data=dict(release_switched=True,
                                                                    evidence=dict(verify=checked['evidence'])))
     return checked
+
+
+def migrated(params, journal, point, migrate, verify, capture, check_mode=False):
+    """Steps 4 and 5 in one run: the rollback point, the bundle's pending migrations (up to the target), then
+    the verification of what they left. In check mode the plan ends with the migrations: nothing was applied to
+    verify."""
+    done = rollback_point(params, journal, point, capture, check_mode)
+    project = prisma_migrations.Project(bundle=migrate['bundle'])
+    conn = postgres.connect(params, database=params['database'])
+    try:
+        outcome = prisma_migrations.deploy(
+            conn, project, target=migrate['target'] or None, lock_timeout=migrate['lock_timeout'] or None,
+            statement_timeout=migrate['statement_timeout'] or None, lint=migrate['lint'], check_mode=check_mode,
+            lock_retries=migrate['lock_retries'])
+        status = prisma_migrations.status(conn, project)[1]
+    finally:
+        conn.close()
+    done['migrate'] = dict(applied=outcome['applied'], lint=outcome['lint'], warnings=outcome['warnings'],
+                           status=status)
+    if not check_mode:
+        evidence = dict(done['evidence'], applied=outcome['applied'], lint=len(outcome['lint']))
+        done['verify'] = verified(params, journal, dict(verify, migrate_status=status,
+                                                        journal_data=dict(evidence=dict(migrate=evidence))),
+                                  capture, check_mode)
+    return done

@@ -27,6 +27,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
 import datetime
 import fnmatch
 import hashlib
@@ -481,16 +482,32 @@ class Engine(object):
 # -- operations the modules run -----------------------------------------------------------------
 
 class Project(object):
-    """Where a Prisma project's migrations and rollback scripts are."""
+    """Where a Prisma project's migrations and rollback scripts are; or, from a bundle, the migrations another host
+    read (the deploy applies them from the database host)."""
 
-    def __init__(self, project_dir=None, migrations_dir=None, rollback_dir=None):
-        if not (project_dir or migrations_dir):
+    def __init__(self, project_dir=None, migrations_dir=None, rollback_dir=None, bundle=None):
+        if bundle is not None:
+            self.migrations_dir = self.rollback_dir = None
+            self.migrations = [LocalMigration(entry['name'], entry['path'], error=entry.get('error'),
+                                              raw=None if entry.get('sql_base64') is None
+                                              else base64.b64decode(entry['sql_base64']))
+                               for entry in bundle]
+        elif project_dir or migrations_dir:
+            self.migrations_dir = migrations_dir or os.path.join(project_dir, 'prisma', 'migrations')
+            base = project_dir or os.path.dirname(os.path.dirname(self.migrations_dir.rstrip('/')))
+            self.rollback_dir = rollback_dir or os.path.join(base, 'migrations', 'rollback')
+            self.migrations = list_local(self.migrations_dir)
+        else:
             raise MigrationError('Set project_dir (the folder holding prisma/) or migrations_dir.')
-        self.migrations_dir = migrations_dir or os.path.join(project_dir, 'prisma', 'migrations')
-        base = project_dir or os.path.dirname(os.path.dirname(self.migrations_dir.rstrip('/')))
-        self.rollback_dir = rollback_dir or os.path.join(base, 'migrations', 'rollback')
-        self.migrations = list_local(self.migrations_dir)
         self.by_name = dict((m.name, m) for m in self.migrations)
+
+
+def bundle(project):
+    """The project's migrations as data for another host: each folder's name and path and the exact bytes of its
+    migration.sql (base64: Prisma's checksum is of those bytes), or why the file could not be read."""
+    return [dict(name=m.name, path=m.path, error=m.error,
+                 sql_base64=None if m.raw is None else base64.b64encode(m.raw).decode('ascii'))
+            for m in project.migrations]
 
 
 def status(conn, project, schema='public'):

@@ -168,10 +168,16 @@ def unwritable(lock_dir, err):
             '(dbops_backup_dest) and free space.' % (lock_dir, err))
 
 
-def update(lock_dir, run_id, step=None, step_status='ok', fields=None, controller=None, close_step=False):
+def update(lock_dir, run_id, step=None, step_status='ok', fields=None, controller=None, close_step=False,
+           only_running=False):
     """Close the open step (with step_status) when `step` opens the next one, on failure or with close_step;
-    merge fields; write atomically."""
+    merge fields; write atomically. only_running: refuse once the run is no longer running (recover took it over
+    from a dead controller while this write's module was still at work)."""
     journal = owned(lock_dir, run_id)
+    if only_running and journal.get('status') != 'running':
+        raise JournalError('Run %s is %s now, not running (%s): its controller is gone and this module outlived it, '
+                           'so it records nothing more and stops here.' % (
+                               run_id, journal.get('status'), (journal.get('recovered') or {}).get('why', '?')))
     stamp = now()
     if step or close_step or step_status != 'ok':
         current = journal.get('step') or {}

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r'''
 module: deploy_db_steps
-short_description: The database host's part of a deploy's outage, one module run on each side of the migration
+short_description: The database host's part of a deploy's outage: rollback point, migrations, verification
 version_added: 0.5.0
 description:
   - Used by the C(deploy) role inside the outage, where every task costs about 0.3 s before it does anything.
@@ -26,11 +26,17 @@ description:
     checks of the runbook's step 5 (M(defneqr.dbops.pg_health) C(database_size), C(invalid_indexes),
     C(blocked_queries), C(long_running_queries) and I(verify.expected_indexes); critical fails), and with
     I(verify.open_start) opens step 6 (C(start)) with C(release_switched) and the verification's evidence.
+  - C(phase=migrated) is what the C(deploy) role runs: C(rollback_point), then the pending migrations of
+    I(migrate.bundle) (up to I(migrate.target)) as M(defneqr.dbops.prisma_migrate) C(state=deployed) applies them,
+    then C(verified) with the migration's status and the journal's C(evidence.migrate) (the rollback point's
+    evidence, C(applied), the number of lint findings) filled in; one module run where three took about 2 s of
+    the outage. A failed migration fails the run with the journal at step 4, as a failed
+    M(defneqr.dbops.prisma_migrate) task did.
 options:
   phase:
     description: Which side of the migration (see the description).
     type: str
-    choices: [rollback_point, verified]
+    choices: [rollback_point, verified, migrated]
     required: true
   database:
     description: The application's database.
@@ -67,7 +73,7 @@ options:
         type: str
         default: accepted
   rollback_point:
-    description: With C(phase=rollback_point), what to take.
+    description: With C(phase=rollback_point) or C(phase=migrated), what to take.
     type: dict
     default: {}
     suboptions:
@@ -88,13 +94,48 @@ options:
         description: The last migration applied before the run, recorded with the rollback point.
         type: str
         default: ''
+  migrate:
+    description: With C(phase=migrated), the migrations to apply.
+    type: dict
+    default: {}
+    suboptions:
+      bundle:
+        description:
+          - Every local migration of the release, as M(defneqr.dbops.prisma_migrate) I(bundle=true) returns them
+            (read on the host that holds the release, in the preflight).
+        type: list
+        elements: dict
+        default: []
+      target:
+        description: The last migration to apply (empty for all pending).
+        type: str
+        default: ''
+      lock_timeout:
+        description: PostgreSQL C(lock_timeout) for the migration session (empty for the server's).
+        type: str
+        default: ''
+      lock_retries:
+        description: How many more times to apply a migration whose statement hit I(migrate.lock_timeout).
+        type: int
+        default: 0
+      statement_timeout:
+        description: PostgreSQL C(statement_timeout) for the migration session (empty for the server's).
+        type: str
+        default: ''
+      lint:
+        description: M(defneqr.dbops.prisma_migrate)'s I(lint).
+        type: str
+        choices: [warn, fail, 'off']
+        default: warn
   verify:
-    description: With C(phase=verified), what to check.
+    description: With C(phase=verified) or C(phase=migrated), what to check.
     type: dict
     default: {}
     suboptions:
       migrate_status:
-        description: The C(status) that M(defneqr.dbops.prisma_migrate) returned after its run.
+        description:
+          - The C(status) that M(defneqr.dbops.prisma_migrate) returned after its run (C(phase=migrated) reads it
+            itself).
         type: dict
         default: {}
       pending:
@@ -122,7 +163,8 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     details: Nothing is written; the capture and the rollback point report what they would do, the journal
-      writes that would happen are returned in C(journal_writes).
+      writes that would happen are returned in C(journal_writes); C(phase=migrated) plans the migrations and
+      verifies nothing (nothing was applied).
 '''
 
 EXAMPLES = r'''
@@ -138,6 +180,27 @@ EXAMPLES = r'''
       backup: {dest: /backups, kind: snapshot, method: snapshot, label: pre_20260301020000, min_keep: 1}
       keep_migration: 20260218174944_add_plan_popular_and_extra_price
   register: rollback_point
+
+- name: After the stop, all of it in one run (what the deploy role does)
+  defneqr.dbops.deploy_db_steps:
+    phase: migrated
+    database: dijitalmenu
+    journal_path: /backups/.deploy.lock
+    run_id: deploy-20260301T020000Z
+    journal_data: {stopped_at: {app1: "2026-03-01T02:00:07+00:00"}}
+    rollback_point:
+      method: snapshot
+      backup: {dest: /backups, kind: snapshot, method: snapshot, label: pre_20260301020000, min_keep: 1}
+      keep_migration: 20260218174944_add_plan_popular_and_extra_price
+    migrate:
+      bundle: "{{ preview.bundle }}"
+      lock_timeout: 5s
+      statement_timeout: 15min
+    verify:
+      pending: [20260218193213_add_performance_indexes]
+      expected_indexes: [users_role_idx]
+      size_before: 134217728
+  register: migrated
 
 - name: After the migration, verify and open step 6
   defneqr.dbops.deploy_db_steps:
@@ -155,22 +218,32 @@ EXAMPLES = r'''
 
 RETURN = r'''
 capture:
-  description: With C(phase=rollback_point), what the capture did (as M(defneqr.dbops.pg_capture) returns it); null when none ran.
-  returned: phase is rollback_point
+  description: With C(phase=rollback_point) or C(phase=migrated), what the capture did (as M(defneqr.dbops.pg_capture) returns it); null when none ran.
+  returned: phase is rollback_point or migrated
   type: dict
 backup:
-  description: With C(phase=rollback_point), the rollback point's C(backup) as M(defneqr.dbops.pg_backup) returns it; null for C(down_scripts).
-  returned: phase is rollback_point
+  description: With C(phase=rollback_point) or C(phase=migrated), the rollback point's C(backup) as M(defneqr.dbops.pg_backup) returns it; null for C(down_scripts).
+  returned: phase is rollback_point or migrated
   type: dict
 rollback_point:
   description: What the journal records as the rollback point (C(strategy), C(folder), C(database), C(keep_migration), C(capture), C(capture_until)).
-  returned: phase is rollback_point
+  returned: phase is rollback_point or migrated
   type: dict
 evidence:
   description:
-    - With C(phase=rollback_point), C(rollback_point) (the backup) and C(restore_point) (the restore point, or why none was made).
+    - With C(phase=rollback_point) or C(phase=migrated), C(rollback_point) (the backup) and C(restore_point) (the restore point, or why none was made).
     - With C(phase=verified), the verification's evidence (C(latest_applied), C(in_sync), C(expected_indexes), C(status), C(size_after), C(size_delta)).
   returned: success
+  type: dict
+migrate:
+  description:
+    - With C(phase=migrated), what the migrations did, C(applied) (in check mode the plan), C(lint), C(warnings),
+      and the C(status) they left (as M(defneqr.dbops.prisma_migrate) returns them).
+  returned: phase is migrated
+  type: dict
+verify:
+  description: With C(phase=migrated), what C(phase=verified) returns (C(status), C(checks), C(evidence)).
+  returned: phase is migrated, not in check mode
   type: dict
 status:
   description: With C(phase=verified), the health checks' overall status.
@@ -204,7 +277,7 @@ from ansible_collections.defneqr.dbops.plugins.module_utils import deploy_steps,
 def main():
     spec = postgres.postgres_argument_spec()
     spec.update(
-        phase=dict(type='str', required=True, choices=['rollback_point', 'verified']),
+        phase=dict(type='str', required=True, choices=['rollback_point', 'verified', 'migrated']),
         database=dict(type='str', required=True),
         journal_path=dict(type='path', required=True),
         run_id=dict(type='str', required=True),
@@ -216,6 +289,11 @@ def main():
             method=dict(type='str', default='snapshot', choices=['snapshot', 'restore', 'down_scripts']),
             backup=dict(type='dict', default={}), restore_point=dict(type='str', default=''),
             keep_migration=dict(type='str', default=''))),
+        migrate=dict(type='dict', default={}, options=dict(
+            bundle=dict(type='list', elements='dict', default=[]), target=dict(type='str', default=''),
+            lock_timeout=dict(type='str', default=''), lock_retries=dict(type='int', default=0),
+            statement_timeout=dict(type='str', default=''),
+            lint=dict(type='str', default='warn', choices=['warn', 'fail', 'off']))),
         verify=dict(type='dict', default={}, options=dict(
             migrate_status=dict(type='dict', default={}), pending=dict(type='list', elements='str', default=[]),
             expected_indexes=dict(type='list', elements='str', default=[]), size_before=dict(type='int', default=0),
@@ -227,9 +305,12 @@ def main():
     journal = deploy_steps.Journal(p['journal_path'], p['run_id'], module.check_mode)
     try:
         with postgres.failing_module(module):
+            point = dict(p['rollback_point'], journal_data=p['journal_data'])
             if p['phase'] == 'rollback_point':
-                point = dict(p['rollback_point'], journal_data=p['journal_data'])
                 done = deploy_steps.rollback_point(p, journal, point, p['capture'], module.check_mode)
+            elif p['phase'] == 'migrated':
+                done = deploy_steps.migrated(p, journal, point, p['migrate'], p['verify'], p['capture'],
+                                             module.check_mode)
             else:
                 checks = dict(p['verify'], journal_data=p['journal_data'])
                 done = deploy_steps.verified(p, journal, checks, p['capture'], module.check_mode)

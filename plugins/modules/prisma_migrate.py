@@ -115,6 +115,13 @@ options:
       - npx program for I(engine=cli).
     type: str
     default: npx
+  bundle:
+    description:
+      - Also return RV(bundle), every local migration's exact bytes, so that another host applies exactly what this
+        run read (the C(deploy) role reads them on the host that holds the release and applies them inside the
+        database host's one module run in the outage, M(defneqr.dbops.deploy_db_steps) C(phase=migrated)).
+    type: bool
+    default: false
 extends_documentation_fragment:
   - defneqr.dbops.postgres
   - defneqr.dbops.prisma_project
@@ -302,6 +309,26 @@ warnings_list:
   returned: always
   type: list
   elements: str
+bundle:
+  description:
+    - With I(bundle), every local migration folder, sorted by name, as M(defneqr.dbops.deploy_db_steps) takes them
+      in I(migrate.bundle).
+  returned: when bundle is true
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The migration folder's name.
+      type: str
+    path:
+      description: The folder on the host that read it.
+      type: str
+    sql_base64:
+      description: The exact bytes of its C(migration.sql), base64 (null when it could not be read).
+      type: str
+    error:
+      description: Why C(migration.sql) could not be read (null when it was).
+      type: str
 duration:
   description: Seconds the whole module took.
   returned: always
@@ -349,6 +376,7 @@ def main():
         lock_retries=dict(type='int', default=0),
         engine=dict(type='str', default='native', choices=['native', 'cli']),
         npx=dict(type='str', default='npx'),
+        bundle=dict(type='bool', default=False),
     )
     module = AnsibleModule(
         argument_spec=spec, supports_check_mode=True,
@@ -393,6 +421,8 @@ def main():
                 conn, project, applied=p['applied'], rolled_back=p['rolled_back'], schema=schema,
                 advisory_lock_timeout=p['advisory_lock_timeout'], check_mode=module.check_mode)
         after, summary = prisma_migrations.status(conn, project, schema)
+    if p['bundle']:
+        result['bundle'] = prisma_migrations.bundle(project)
     for text in result['warnings_list']:
         module.warn(text)
     result.update(migrations=after, pending=summary['pending'], status=summary,

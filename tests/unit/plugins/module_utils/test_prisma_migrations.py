@@ -94,3 +94,20 @@ def test_find_rollback_script_conventions(tmp_path):
     assert pm.find_rollback_script(pm.LocalMigration('20990101000000_x', str(down_dir)), str(rollback)) == \
         str(down_dir / 'down.sql')
     assert pm.find_rollback_script(pm.LocalMigration('20990101000001_y', str(tmp_path)), str(rollback)) is None
+
+
+def test_a_bundle_carries_the_exact_bytes_and_the_unreadable_folders(tmp_path):
+    migrations = tmp_path / 'prisma' / 'migrations'
+    for name, raw in [('20260101000000_a', b'\xef\xbb\xbfCREATE TABLE "a" (id int);\r\n'),
+                      ('20260102000000_b', 'ALTER TABLE "a" ADD "ş" text;\n'.encode('utf-8'))]:
+        (migrations / name).mkdir(parents=True)
+        (migrations / name / 'migration.sql').write_bytes(raw)
+    (migrations / '20260103000000_c').mkdir()
+    project = pm.Project(str(tmp_path))
+    carried = pm.Project(bundle=pm.bundle(project))
+    assert [(m.name, m.raw, m.checksum) for m in carried.migrations] == [
+        (m.name, m.raw, m.checksum) for m in project.migrations]
+    assert carried.by_name['20260103000000_c'].raw is None and carried.by_name['20260103000000_c'].error
+    with pytest.raises(pm.MigrationError) as missing:
+        carried.by_name['20260103000000_c'].script()
+    assert missing.value.code == 'P3015' and '20260103000000_c' in str(missing.value)

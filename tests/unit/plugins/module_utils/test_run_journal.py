@@ -34,6 +34,18 @@ def test_only_the_holder_writes_and_steps_close_in_order(tmp_path):
     assert journal['hosts_previous'] == dict(app1='1.3.0')
 
 
+def test_a_module_that_outlived_its_controller_writes_nothing_once_recover_took_the_run_over(tmp_path):
+    lock = str(tmp_path / '.deploy.lock')
+    run_journal.begin(lock, 'deploy-1', HERE, {}, 'R', dict(number=4, name='migrate'))
+    run_journal.update(lock, 'deploy-1', fields=dict(rollback_point=dict(strategy='snapshot')), only_running=True)
+    taken = run_journal.update(lock, 'deploy-1', step_status='interrupted', controller=HERE,
+                               fields=dict(status='recovering', recovered=dict(why='the controller is gone')))
+    with pytest.raises(run_journal.JournalError) as refused:
+        run_journal.update(lock, 'deploy-1', dict(number=5, name='verify'), only_running=True)
+    assert 'recovering' in str(refused.value) and 'the controller is gone' in str(refused.value)
+    assert run_journal.read(lock) == taken and taken['steps'][-1]['status'] == 'interrupted'
+
+
 def test_finish_moves_the_journal_to_the_history_or_keeps_the_lock(tmp_path):
     lock = str(tmp_path / '.deploy.lock')
     run_journal.begin(lock, 'deploy-1', HERE, {}, 'R', dict(number=1, name='prepare'))
