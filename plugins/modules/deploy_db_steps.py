@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r'''
 module: deploy_db_steps
-short_description: The database host's part of a deploy's outage: rollback point, migrations, verification
+short_description: The database host's part of a deploy's outage (rollback point, migrations, verification)
 version_added: 0.5.0
 description:
   - Used by the C(deploy) role inside the outage, where every task costs about 0.3 s before it does anything.
@@ -26,7 +26,7 @@ description:
     checks of the runbook's step 5 (M(defneqr.dbops.pg_health) C(database_size), C(invalid_indexes),
     C(blocked_queries), C(long_running_queries) and I(verify.expected_indexes); critical fails), and with
     I(verify.open_start) opens step 6 (C(start)) with C(release_switched) and the verification's evidence.
-  - C(phase=migrated) is what the C(deploy) role runs: C(rollback_point), then the pending migrations of
+  - C(phase=migrated) is what the C(deploy) role runs. It does C(rollback_point), then the pending migrations of
     I(migrate.bundle) (up to I(migrate.target)) as M(defneqr.dbops.prisma_migrate) C(state=deployed) applies them,
     then C(verified) with the migration's status and the journal's C(evidence.migrate) (the rollback point's
     evidence, C(applied), the number of lint findings) filled in; one module run where three took about 2 s of
