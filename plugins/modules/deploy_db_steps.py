@@ -222,7 +222,9 @@ capture:
   returned: phase is rollback_point or migrated
   type: dict
 backup:
-  description: With C(phase=rollback_point) or C(phase=migrated), the rollback point's C(backup) as M(defneqr.dbops.pg_backup) returns it; null for C(down_scripts).
+  description:
+    - With C(phase=rollback_point) or C(phase=migrated), the rollback point's C(backup) as M(defneqr.dbops.pg_backup)
+      returns it; null for C(down_scripts).
   returned: phase is rollback_point or migrated
   type: dict
 rollback_point:
