@@ -181,17 +181,15 @@ EXAMPLES = r'''
       keep_migration: 20260218174944_add_plan_popular_and_extra_price
   register: rollback_point
 
-- name: After the stop, all of it in one run (what the deploy role does)
+- name: After the stop, all of it in one run (what the deploy role does, there with a snapshot)
   defneqr.dbops.deploy_db_steps:
     phase: migrated
     database: dijitalmenu
     journal_path: /backups/.deploy.lock
     run_id: deploy-20260301T020000Z
     journal_data: {stopped_at: {app1: "2026-03-01T02:00:07+00:00"}}
-    rollback_point:
-      method: snapshot
-      backup: {dest: /backups, kind: snapshot, method: snapshot, label: pre_20260301020000, min_keep: 1}
-      keep_migration: 20260218174944_add_plan_popular_and_extra_price
+    # the rollback scripts are the rollback point; the restore point names the moment in the WAL
+    rollback_point: {method: down_scripts, restore_point: deploy-20260301T020000Z}
     migrate:
       bundle: "{{ preview.bundle }}"
       lock_timeout: 5s
