@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import json
 import os
 import socket
 import time
@@ -56,23 +57,32 @@ def wait_port_closed(port, timeout):
     return True
 
 
-def healthy(url):
+def health_answer(url):
+    """The body of a 200 answer (parsed JSON where it is JSON), or None when the URL does not answer 200."""
     try:
         with open_url(url, timeout=1, validate_certs=False) as response:
-            return response.status == 200
+            if response.status != 200:
+                return None
+            body = response.read().decode('utf-8', 'replace')
     # refused, reset, an error status, a half-started server's garbage: not healthy yet
     except (OSError, ValueError, HTTPException, UrlConnectionError):
-        return False
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return body
 
 
 def wait_healthy(url, seconds):
-    """The time /health first answered 200 (ISO 8601, UTC), or '' if it did not within seconds."""
+    """(when /health first answered 200, ISO 8601 UTC, and what it answered), or ('', None) if it did not within
+    seconds."""
     deadline = time.monotonic() + seconds
     while True:
-        if healthy(url):
-            return now()
+        answer = health_answer(url)
+        if answer is not None:
+            return now(), answer
         if time.monotonic() >= deadline:
-            return ''
+            return '', None
         time.sleep(POLL_SECONDS)
 
 
@@ -132,7 +142,7 @@ def stop(params, check_mode):
 def start(params, check_mode):
     """Switch current to the release (when given), pm2 start (or reload) and wait a little for /health."""
     switch = needs_switch(params['root'], params['release'])
-    result = dict(changed=True, switched=switch, healthy=False, healthy_at='')
+    result = dict(changed=True, switched=switch, healthy=False, healthy_at='', health=None)
     if check_mode:
         return result
     if switch:
@@ -143,6 +153,6 @@ def start(params, check_mode):
     else:
         # working in the current link (not the release it names), so that a later pm2 reload follows the link
         pm2(params['pm2'], 'start', os.path.join(current, 'ecosystem.config.js'), '--cwd', current, '--update-env')
-    result['healthy_at'] = wait_healthy(params['health_url'], params['health_wait'])
+    result['healthy_at'], result['health'] = wait_healthy(params['health_url'], params['health_wait'])
     result['healthy'] = bool(result['healthy_at'])
     return result

@@ -119,6 +119,12 @@ healthy_at:
   description: When I(health_url) first answered 200 (ISO 8601, UTC), empty when it did not.
   returned: state is started or reloaded
   type: str
+health:
+  description:
+    - What I(health_url) answered with its first 200 (parsed when it is JSON, the text otherwise), null when it did
+      not answer 200 within I(health_wait). The evidence of the run report's health line.
+  returned: state is started or reloaded
+  type: raw
 commands:
   description: The argv of each program the run started.
   returned: always

@@ -329,6 +329,9 @@ def test_deploy_succeeds_with_all_eight_steps(world):
     stopped = [line for section in report['checklist'] for line in section['lines']
                if line['item'] == 'Application stopped']
     assert stopped[0]['done'] and 'first stop %s' % report['first_stop'] in stopped[0]['evidence'], stopped
+    # ticked with what each host's /health answered after the start, not with nothing
+    health = [line for section in report['checklist'] for line in section['lines'] if line['item'] == 'Health check passed']
+    assert health[0]['done'] and health[0]['evidence'] == ', '.join(['1.4.0: %s' % LATEST] * 2), health
     assert lines['Team notified'] is False  # not automated, and not pretended
     assert lines['Rollback script prepared and tested'], 'the preflight rehearsal proves the rollback scripts'
     assert report['evidence']['prepare']['rehearsal']['rolled_back'][0] == LATEST

@@ -59,8 +59,9 @@ def test_the_port_wait_sees_a_listener_close_and_gives_up_on_one_that_stays():
 def test_the_health_wait_returns_when_health_answers_200_and_empty_when_it_does_not():
     class Health(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
-            self.send_response(200 if self.path == '/health' else 503)
+            self.send_response(200 if self.path.startswith('/health') else 503)
             self.end_headers()
+            self.wfile.write(b'{"release": "1.4.0"}' if self.path == '/health' else b'up')
 
         def log_message(self, *args):
             pass
@@ -68,9 +69,11 @@ def test_the_health_wait_returns_when_health_answers_200_and_empty_when_it_does_
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         base = 'http://127.0.0.1:%d' % server.server_port
-        assert app_process.wait_healthy(base + '/health', 1).startswith('20')
-        assert app_process.wait_healthy(base + '/other', 0.2) == ''
+        at, answer = app_process.wait_healthy(base + '/health', 1)
+        assert at.startswith('20') and answer == {'release': '1.4.0'}
+        assert app_process.wait_healthy(base + '/health-text', 1)[1] == 'up'
+        assert app_process.wait_healthy(base + '/other', 0.2) == ('', None)
     finally:
         server.shutdown()
         server.server_close()
-    assert app_process.wait_healthy(base + '/health', 0.2) == ''
+    assert app_process.wait_healthy(base + '/health', 0.2) == ('', None)
