@@ -59,7 +59,9 @@ options:
     type: str
     default: ''
   health_url:
-    description: With C(state=started) or C(reloaded), the URL that must answer 200.
+    description:
+      - With C(state=started) or C(reloaded), the URL that must answer 200. It is asked directly (a proxy named by
+        the environment is not used) and an https certificate is not verified, since it is the host's own backend.
     type: str
     default: http://127.0.0.1:5000/health
   health_wait:

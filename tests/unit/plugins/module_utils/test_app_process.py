@@ -56,7 +56,11 @@ def test_the_port_wait_sees_a_listener_close_and_gives_up_on_one_that_stays():
     assert app_process.wait_port_closed(port, 5) is True
 
 
-def test_the_health_wait_returns_when_health_answers_200_and_empty_when_it_does_not():
+def test_the_health_wait_returns_when_health_answers_200_and_empty_when_it_does_not(monkeypatch):
+    # the host's own backend is asked directly, even where the environment names a proxy that does not answer
+    monkeypatch.setenv('http_proxy', 'http://127.0.0.1:9')
+    monkeypatch.setenv('no_proxy', '')
+
     class Health(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
             self.send_response(200 if self.path.startswith('/health') else 503)
