@@ -15,6 +15,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
+
 from ansible_collections.defneqr.dbops.plugins.module_utils import backup_module, change_capture, health
 from ansible_collections.defneqr.dbops.plugins.module_utils import postgres, prisma_migrations, run_journal
 from ansible_collections.defneqr.dbops.plugins.module_utils.errors import DbopsError
@@ -48,15 +50,24 @@ class StepFailed(Exception):
         self.result = result
 
 
-def _capture(params, capture, check_mode, new_log):
-    """Start (new_log) or extend the write capture, or end it when the deploy captures nothing."""
+@contextlib.contextmanager
+def connected(params, conn=None):
+    """The caller's connection to the deploy's database, or one opened (and closed) here."""
+    if conn is not None:
+        yield conn
+        return
     conn = postgres.connect(params, database=params['database'])
     try:
-        if capture['enabled']:
-            return change_capture.install(conn, 'public', capture['exclude'], check_mode, new_log)
-        return change_capture.remove(conn, check_mode) if new_log else None
+        yield conn
     finally:
         conn.close()
+
+
+def _capture(conn, capture, check_mode, new_log):
+    """Start (new_log) or extend the write capture, or end it when the deploy captures nothing."""
+    if capture['enabled']:
+        return change_capture.install(conn, 'public', capture['exclude'], check_mode, new_log)
+    return change_capture.remove(conn, check_mode) if new_log else None
 
 
 def _restore_point_only(params, label, check_mode):
@@ -70,9 +81,11 @@ def _restore_point_only(params, label, check_mode):
 
 
 def rollback_point(params, journal, point, capture, check_mode=False):
-    """Step 4 up to the migration: open the step, start the capture, take the rollback point, record it."""
+    """Step 4 up to the migration: open the step, start the capture, take the rollback point, record it.
+    The capture's connection closes before the snapshot, which ends every session on the database."""
     journal.write(step=dict(number=4, name='migrate'), data=point['journal_data'])
-    captured = _capture(params, capture, check_mode, new_log=True)
+    with connected(params) as conn:
+        captured = _capture(conn, capture, check_mode, new_log=True)
     if point['method'] == 'down_scripts':
         taken = _restore_point_only(params, point['restore_point'], check_mode) if point['restore_point'] else {}
     else:
@@ -97,11 +110,12 @@ def left_pending(status, pending):
     return None
 
 
-def verified(params, journal, verify, capture, check_mode=False):
+def verified(params, journal, verify, capture, check_mode=False, conn=None):
     """The rest of step 4 and step 5: capture the new tables, open step 5, check the history the migration left
     and the database's health, then (stop mode) open step 6, where the releases switch."""
     if capture['enabled']:
-        _capture(params, capture, check_mode, new_log=False)
+        with connected(params, conn) as capturing:
+            _capture(capturing, capture, check_mode, new_log=False)
     journal.write(step=dict(number=5, name='verify'), data=verify['journal_data'])
     status = verify['migrate_status']
     left = left_pending(status, verify['pending'])
@@ -130,20 +144,17 @@ def migrated(params, journal, point, migrate, verify, capture, check_mode=False)
     verify."""
     done = rollback_point(params, journal, point, capture, check_mode)
     project = prisma_migrations.Project(bundle=migrate['bundle'])
-    conn = postgres.connect(params, database=params['database'])
-    try:
+    with connected(params) as conn:
         outcome = prisma_migrations.deploy(
             conn, project, target=migrate['target'] or None, lock_timeout=migrate['lock_timeout'] or None,
             statement_timeout=migrate['statement_timeout'] or None, lint=migrate['lint'], check_mode=check_mode,
             lock_retries=migrate['lock_retries'])
         status = prisma_migrations.status(conn, project)[1]
-    finally:
-        conn.close()
-    done['migrate'] = dict(applied=outcome['applied'], lint=outcome['lint'], warnings=outcome['warnings'],
-                           status=status)
-    if not check_mode:
-        evidence = dict(done['evidence'], applied=outcome['applied'], lint=len(outcome['lint']))
-        done['verify'] = verified(params, journal, dict(verify, migrate_status=status,
-                                                        journal_data=dict(evidence=dict(migrate=evidence))),
-                                  capture, check_mode)
+        done['migrate'] = dict(applied=outcome['applied'], lint=outcome['lint'], warnings=outcome['warnings'],
+                               status=status)
+        if not check_mode:
+            evidence = dict(done['evidence'], applied=outcome['applied'], lint=len(outcome['lint']))
+            done['verify'] = verified(params, journal, dict(verify, migrate_status=status,
+                                                            journal_data=dict(evidence=dict(migrate=evidence))),
+                                      capture, check_mode, conn)
     return done
