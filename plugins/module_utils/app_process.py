@@ -67,10 +67,10 @@ def health_client():
     return urllib.request.build_opener(urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=unverified))
 
 
-def health_answer(url, client=None):
+def health_answer(url, client):
     """The body of a 200 answer (parsed JSON where it is JSON), or None when the URL does not answer 200."""
     try:
-        with (client or health_client()).open(url, timeout=1) as response:
+        with client.open(url, timeout=1) as response:
             if response.status != 200:
                 return None
             body = response.read().decode('utf-8', 'replace')
